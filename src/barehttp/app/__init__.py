@@ -1,0 +1,1 @@
+"""The reference application: accounts, sessions, usage quota, pages."""

@@ -1,0 +1,36 @@
+"""Every bound the server enforces, in one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Named, configurable bounds. The comment gives what happens when one is hit."""
+
+    # Parser bounds (protocol layer).
+    max_request_line_bytes: int = 8_192  # 414 URI Too Long
+    max_header_bytes: int = 32_768  # 431: whole head, request line excluded
+    max_header_count: int = 100  # 431: number of field lines
+    max_body_bytes: int = 1_048_576  # 413 Content Too Large (web layer buffers up to this)
+    max_chunk_line_bytes: int = 4_096  # 400: chunk-size line incl. extensions
+    max_trailer_bytes: int = 8_192  # 431: trailer section of a chunked body
+
+    # Timeouts (server layer), seconds.
+    header_timeout_s: float = 10.0  # 408, then close: slowloris cannot keep a head open
+    body_timeout_s: float = 30.0  # 408/close: longest pause between body bytes
+    idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
+    write_timeout_s: float = 30.0  # client that does not read its response is dropped
+    linger_s: float = 0.05  # a worker waits this long for the next request before parking
+    shutdown_timeout_s: float = 10.0  # in-flight requests get this long after SIGTERM
+
+    # Concurrency bounds (server layer).
+    worker_threads: int = 64  # threads running handlers
+    worker_queue_count: int = 1_024  # 503 when full
+    max_connections: int = 10_000  # 503 and close beyond this many open connections
+    listen_backlog: int = 2_048  # kernel accept queue
+
+    # Buffer sizes.
+    recv_bytes: int = 65_536  # one recv() call
+    send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable

@@ -1,0 +1,1 @@
+"""Server layer: sockets, threads, timeouts, signals."""

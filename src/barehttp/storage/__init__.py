@@ -1,0 +1,1 @@
+"""Storage layer: one interface (accounts, sessions, quota), SQLite first."""

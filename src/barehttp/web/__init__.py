@@ -1,0 +1,1 @@
+"""Web layer: request/response objects, router, static files, cookies, forms."""
