@@ -1,1 +1,23 @@
 """Web layer: request/response objects, router, static files, cookies, forms."""
+
+from barehttp.web.app import App
+from barehttp.web.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
+from barehttp.web.forms import MultiDict
+from barehttp.web.request import Request
+from barehttp.web.response import HTMLResponse, JSONResponse, RedirectResponse, Response
+from barehttp.web.router import Match, Router
+
+__all__ = [
+    "App",
+    "HTMLResponse",
+    "JSONResponse",
+    "Match",
+    "MethodNotAllowed",
+    "MultiDict",
+    "NotFound",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "Router",
+    "UnsupportedMediaType",
+]

@@ -1,0 +1,152 @@
+"""Router: method + path patterns with ``{param}`` segments, 404 vs 405, HEAD, mounts."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from barehttp.web.errors import MethodNotAllowed, NotFound
+from barehttp.web.request import Request
+from barehttp.web.response import Response
+
+RequestHandler = Callable[[Request], Response]
+
+# "{name}" matches one segment; "{name:path}" matches the rest of the path, slashes included.
+_PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}")
+_CONVERTERS = {"str": "[^/]+", "path": ".+"}
+
+
+class Match(enum.Enum):
+    NONE = enum.auto()  # path differs: 404 if nothing else matches
+    PARTIAL = enum.auto()  # path matches, method does not: 405
+    FULL = enum.auto()
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """The regex for a route pattern such as ``/users/{user_id}/files/{name:path}``.
+
+    Raises:
+        ValueError: for a pattern not starting with "/", stray braces, an unknown
+            converter, or a parameter named twice.
+    """
+    if not pattern.startswith("/"):
+        raise ValueError(f"route pattern must start with '/': {pattern!r}")
+    parts: list[str] = []
+    names: set[str] = set()
+    position = 0
+    for parameter in _PARAMETER.finditer(pattern):
+        parts.append(_escape_literal(pattern[position : parameter.start()], pattern))
+        name, converter = parameter.group(1), parameter.group(2) or "str"
+        if converter not in _CONVERTERS:
+            raise ValueError(f"unknown converter {converter!r} in {pattern!r}")
+        if name in names:
+            raise ValueError(f"parameter {name!r} appears twice in {pattern!r}")
+        names.add(name)
+        parts.append(f"(?P<{name}>{_CONVERTERS[converter]})")
+        position = parameter.end()
+    parts.append(_escape_literal(pattern[position:], pattern))
+    return re.compile("".join(parts))
+
+
+def _escape_literal(literal: str, pattern: str) -> str:
+    if "{" in literal or "}" in literal:
+        raise ValueError(f"malformed parameter in route pattern {pattern!r}")
+    return re.escape(literal)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    pattern: str
+    methods: frozenset[str]
+    handler: RequestHandler
+    regex: re.Pattern[str] = field(repr=False)
+
+    def match(self, method: str, path: str) -> tuple[Match, dict[str, str]]:
+        found = self.regex.fullmatch(path)
+        if found is None:
+            return Match.NONE, {}
+        return (Match.FULL if method in self.methods else Match.PARTIAL), found.groupdict()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The handler chosen for a request and the parameters it gets."""
+
+    handler: RequestHandler
+    params: dict[str, str]
+
+
+class Router:
+    """Routes in the order added; the first full match wins.
+
+    A GET route also answers HEAD unless a HEAD route matches first (RFC 9110
+    §9.3.2), and OPTIONS is answered with ``Allow`` for any routed path. Mounts
+    are tried after routes, longest prefix first. A Router is itself a
+    ``(Request) -> Response`` handler.
+    """
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+        self._mounts: list[tuple[str, RequestHandler]] = []
+
+    def add(self, methods: str | Iterable[str], pattern: str, handler: RequestHandler) -> Route:
+        method_set = frozenset([methods] if isinstance(methods, str) else methods)
+        if not method_set:
+            raise ValueError(f"route {pattern!r} has no methods")
+        route = Route(pattern, method_set, handler, compile_pattern(pattern))
+        self._routes.append(route)
+        return route
+
+    def mount(self, prefix: str, handler: RequestHandler) -> None:
+        """Send every request under ``prefix`` to ``handler``, any method.
+
+        The handler finds the rest of the path, still decoded, in ``request.params["path"]``.
+        """
+        if not prefix.startswith("/"):
+            raise ValueError(f"mount prefix must start with '/': {prefix!r}")
+        prefix = prefix.rstrip("/") + "/"  # "/images" must not swallow "/imagesXYZ"
+        self._mounts.append((prefix, handler))
+        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+
+    def resolve(self, method: str, path: str) -> Resolution:
+        """Pick the handler for ``method`` and decoded ``path``.
+
+        Raises:
+            NotFound: nothing matches the path.
+            MethodNotAllowed: routes match the path, but none takes the method.
+        """
+        allowed: set[str] = set()
+        head_fallback: Resolution | None = None
+        for route in self._routes:
+            match, params = route.match(method, path)
+            if match is Match.FULL:
+                return Resolution(route.handler, params)
+            if match is Match.PARTIAL:
+                allowed |= route.methods
+                if method == "HEAD" and head_fallback is None and "GET" in route.methods:
+                    head_fallback = Resolution(route.handler, params)
+        if head_fallback is not None:
+            return head_fallback
+        if allowed:
+            allowed |= {"HEAD", "OPTIONS"} if "GET" in allowed else {"OPTIONS"}
+            if method == "OPTIONS":
+                return Resolution(_answer_options(sorted(allowed)), {})
+            raise MethodNotAllowed(allowed)
+        for prefix, handler in self._mounts:
+            if path.startswith(prefix):
+                return Resolution(handler, {"path": path[len(prefix) :]})
+        raise NotFound()
+
+    def __call__(self, request: Request) -> Response:
+        resolution = self.resolve(request.method, request.path)
+        request.params = resolution.params
+        return resolution.handler(request)
+
+
+def _answer_options(allowed: list[str]) -> RequestHandler:
+    def answer(request: Request) -> Response:
+        return Response(b"", 200, [("Allow", ", ".join(allowed))])
+
+    return answer
