@@ -58,3 +58,19 @@ class ServiceUnavailable(HTTPError):
 class VersionNotSupported(HTTPError):
     status = 505
     reason = "HTTP Version Not Supported"
+
+
+class ExpectationFailed(HTTPError):
+    status = 417
+    reason = "Expectation Failed"
+
+
+def format_error_body(error: HTTPError) -> bytes:
+    """The plain-text body of an error response.
+
+    Client errors say what was wrong; server errors say only their status, so
+    nothing about the server's inside reaches the client.
+    """
+    if error.status >= 500 and error.status not in (501, 503, 505):
+        return f"{error.status} {error.reason}\n".encode()
+    return f"{error.status} {error.reason}: {error.message}\n".encode()

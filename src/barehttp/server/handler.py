@@ -34,9 +34,7 @@ class Exchange(Protocol):
         """
         ...
 
-    def send_response(
-        self, status: int, headers: list[tuple[str, str]], body: bytes = b""
-    ) -> None:
+    def send_response(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         """Write a complete response; ``Content-Length`` is added."""
         ...
 

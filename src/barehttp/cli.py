@@ -1,0 +1,146 @@
+"""The ``barehttp`` command: argument parsing, logging and signal set-up."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+
+from barehttp import __version__
+from barehttp.protocol.limits import Limits
+
+DEFAULT_LIMITS = Limits()
+
+
+def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8000) -> None:
+    """Options shared by every command that runs a server."""
+    group = parser.add_argument_group("server")
+    group.add_argument(
+        "--host", default="127.0.0.1", help="address to bind; '' for all (default 127.0.0.1)"
+    )
+    group.add_argument(
+        "--port", type=int, default=default_port, help=f"TCP port (default {default_port})"
+    )
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_LIMITS.worker_threads,
+        help=f"worker threads (default {DEFAULT_LIMITS.worker_threads})",
+    )
+    group.add_argument(
+        "--access-log",
+        "--log",
+        dest="access_log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Common Log Format lines on stderr (default on)",
+    )
+    group.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    limits = parser.add_argument_group("limits")
+    limits.add_argument(
+        "--max-body",
+        type=int,
+        default=DEFAULT_LIMITS.max_body_bytes,
+        metavar="BYTES",
+        help="largest request body (413 beyond)",
+    )
+    limits.add_argument("--max-connections", type=int, default=DEFAULT_LIMITS.max_connections)
+    limits.add_argument(
+        "--queue",
+        type=int,
+        default=DEFAULT_LIMITS.worker_queue_count,
+        help="jobs waiting for a worker before 503",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_LIMITS.idle_timeout_s,
+        metavar="SECONDS",
+        help="close keep-alive connections idle this long",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_LIMITS.header_timeout_s,
+        metavar="SECONDS",
+        help="408 if a request head takes longer",
+    )
+    limits.add_argument(
+        "--body-timeout", type=float, default=DEFAULT_LIMITS.body_timeout_s, metavar="SECONDS"
+    )
+    limits.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=DEFAULT_LIMITS.shutdown_timeout_s,
+        metavar="SECONDS",
+        help="how long in-flight requests get after SIGTERM",
+    )
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    return dataclasses.replace(
+        DEFAULT_LIMITS,
+        worker_threads=args.threads,
+        max_body_bytes=args.max_body,
+        max_connections=args.max_connections,
+        worker_queue_count=args.queue,
+        idle_timeout_s=args.idle_timeout,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        shutdown_timeout_s=args.shutdown_timeout,
+    )
+
+
+def configure_logging(level: str, access_log: bool) -> None:
+    """Server logs and access lines both go to stderr; only the CLI does this."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("barehttp")
+    root.addHandler(handler)
+    root.setLevel(level)
+    access = logging.getLogger("barehttp.access")
+    access.propagate = False
+    access_handler = logging.StreamHandler(sys.stderr)
+    access_handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(access_handler)
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
+
+
+def run_hello(args: argparse.Namespace) -> int:
+    from barehttp.server.hello import hello
+    from barehttp.server.serve import serve
+
+    serve(
+        hello,
+        host=args.host or None,
+        port=args.port,
+        limits=limits_from_args(args),
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="barehttp", description="An HTTP/1.1 server written from first principles."
+    )
+    parser.add_argument("--version", action="version", version=f"barehttp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    hello = commands.add_parser("hello", help="serve a built-in hello-world app")
+    add_server_options(hello)
+    hello.set_defaults(run=run_hello)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if hasattr(args, "log_level"):
+        configure_logging(args.log_level, getattr(args, "access_log", True))
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

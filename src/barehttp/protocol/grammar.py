@@ -1,0 +1,49 @@
+"""Regular expressions for the parts of RFC 9110/9112 grammar the parser checks."""
+
+from __future__ import annotations
+
+import re
+
+# RFC 9110 §5.6.2: token = 1*tchar
+#   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+#           "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+# RFC 9110 §5.5: field-value = *field-content, built from VCHAR, obs-text, SP, HTAB.
+# Anything else (NUL, CR, LF, other controls, DEL) makes the field invalid:
+# "a recipient of CR, LF, or NUL within a field value MUST either reject the message".
+INVALID_FIELD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+# A whole header section (field lines joined by CRLF, without the final empty line)
+# in one pass: every line is ``token ":" field-value`` (RFC 9112 §5). Checking the
+# block at once is several times faster than line by line; when it fails, the
+# line-by-line parser finds the offending line and says what is wrong with it.
+FIELD_BLOCK = re.compile(
+    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*"
+    rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*"
+)
+
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version
+# Exactly one SP between parts; the target holds no whitespace or controls (§3.2).
+REQUEST_LINE = re.compile(
+    rb"(?P<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) "
+    rb"(?P<target>[^\x00-\x20\x7f]+) "
+    rb"(?P<version>HTTP/[0-9]\.[0-9])"
+)
+
+# RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT; used to tell a
+# well-formed but unsupported version (505) from garbage (400).
+ANY_HTTP_VERSION = re.compile(rb"HTTP/[0-9]+\.[0-9]+")
+
+# RFC 9112 §7.1: chunk-size = 1*HEXDIG. We bound it to 16 digits (64 bits):
+# longer sizes are an overflow attempt, never a real body.
+CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+# RFC 9110 §8.6: Content-Length = 1*DIGIT. 18 digits keeps the value in a machine
+# word; anything longer is refused rather than parsed.
+CONTENT_LENGTH = re.compile(rb"[0-9]{1,18}")
+
+# RFC 3986 §3.1 scheme "://" authority, for absolute-form targets (RFC 9112 §3.2.2).
+ABSOLUTE_FORM = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*)://(?P<authority>[^/?#]*)(?P<rest>.*)"
+)

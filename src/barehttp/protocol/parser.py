@@ -1,0 +1,314 @@
+"""RequestParser: an incremental HTTP/1.1 request parser. Bytes in, events out.
+
+The parser owns no socket and no clock. ``feed(data)`` appends bytes and returns
+every event they complete, so the same bytes give the same events however they
+are split. After ``EndOfMessage`` the parser pauses (state ``DONE``) and keeps any
+pipelined bytes buffered until ``start_next()``: the server must finish one
+response before it reads the next request (RFC 9112 §9.3.2).
+
+Every malformed input raises an ``HTTPError`` subclass carrying the status to
+answer; after one, the connection must be closed, since the framing of whatever
+follows can no longer be trusted.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from barehttp.protocol import grammar
+from barehttp.protocol.chunked import ChunkedDecoder
+from barehttp.protocol.errors import (
+    BadRequest,
+    ContentTooLarge,
+    ExpectationFailed,
+    HeaderFieldsTooLarge,
+    UnknownTransferCoding,
+    URITooLong,
+    VersionNotSupported,
+)
+from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
+from barehttp.protocol.fields import parse_field_line
+from barehttp.protocol.headers import Headers
+from barehttp.protocol.limits import Limits
+
+_END_OF_HEAD = b"\r\n\r\n"
+_END_WITHOUT_TRAILERS = EndOfMessage(Headers())
+_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "expect", "host"})
+_NONE: list[str] = []
+
+
+class ParseState(enum.Enum):
+    HEAD = enum.auto()  # request line and header section
+    FIXED_BODY = enum.auto()  # body framed by Content-Length
+    CHUNKED_BODY = enum.auto()  # body framed by chunked coding
+    DONE = enum.auto()  # one request complete; paused until start_next()
+
+
+class RequestParser:
+    """Turns request bytes into ``RequestHead``, ``BodyData`` and ``EndOfMessage``."""
+
+    __slots__ = ("_buffer", "_chunked", "_limits", "_remaining", "_scan_from", "state")
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits or Limits()
+        self._buffer = bytearray()
+        self._scan_from = 0  # where the search for the end of the head resumes
+        self._remaining = 0  # body bytes still expected (FIXED_BODY)
+        self._chunked: ChunkedDecoder | None = None
+        self.state = ParseState.HEAD
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received but not yet turned into events."""
+        return len(self._buffer)
+
+    @property
+    def is_mid_request(self) -> bool:
+        """True once any byte of a request arrived and its message is not complete."""
+        return self.state is not ParseState.HEAD or bool(self._buffer.strip(b"\r\n"))
+
+    def start_next(self) -> None:
+        """Resume after a complete request: the next ``feed`` parses pipelined bytes."""
+        if self.state is not ParseState.DONE:
+            raise RuntimeError("start_next() before the current request is complete")
+        self.state = ParseState.HEAD
+        self._scan_from = 0
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Add ``data`` and return the events it completes (maybe none)."""
+        if data:
+            self._buffer += data
+        events: list[Event] = []
+        while True:
+            state = self.state
+            if state is ParseState.HEAD:
+                head = self._parse_head()
+                if head is None:
+                    break
+                events.append(head)
+                if head.chunked:
+                    self._chunked = ChunkedDecoder(self._limits)
+                    self.state = ParseState.CHUNKED_BODY
+                elif head.content_length:
+                    self._remaining = head.content_length
+                    self.state = ParseState.FIXED_BODY
+                else:
+                    events.append(_END_WITHOUT_TRAILERS)
+                    self.state = ParseState.DONE
+            elif state is ParseState.FIXED_BODY:
+                if not self._buffer:
+                    break
+                take = min(self._remaining, len(self._buffer))
+                events.append(BodyData(bytes(self._buffer[:take])))
+                del self._buffer[:take]
+                self._remaining -= take
+                if self._remaining == 0:
+                    events.append(_END_WITHOUT_TRAILERS)
+                    self.state = ParseState.DONE
+            elif state is ParseState.CHUNKED_BODY:
+                assert self._chunked is not None
+                finished = self._chunked.decode(self._buffer, events)
+                if not finished:
+                    break
+                self._chunked = None
+                self.state = ParseState.DONE
+            else:  # DONE: pipelined bytes wait for start_next()
+                break
+        return events
+
+    # -- head ---------------------------------------------------------------
+
+    def _parse_head(self) -> RequestHead | None:
+        buffer = self._buffer
+        limits = self._limits
+        # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
+        # received before the request-line.
+        while buffer[:2] == b"\r\n":
+            del buffer[:2]
+        end = buffer.find(_END_OF_HEAD, self._scan_from)
+        if end == -1:
+            self._check_incomplete_head()
+            # The terminator may straddle this feed and the next one.
+            self._scan_from = max(0, len(buffer) - 3)
+            return None
+        head_bytes = bytes(buffer[:end])
+        del buffer[: end + 4]
+        self._scan_from = 0
+        line_end = head_bytes.find(b"\r\n")
+        if line_end == -1:
+            request_line, field_block = head_bytes, b""
+        else:
+            request_line, field_block = head_bytes[:line_end], head_bytes[line_end + 2 :]
+        if len(request_line) > limits.max_request_line_bytes:
+            raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
+        if len(field_block) > limits.max_header_bytes:
+            raise HeaderFieldsTooLarge(f"header section over {limits.max_header_bytes} bytes")
+        method, target, version = _parse_request_line(request_line)
+        headers = _parse_field_block(field_block, limits.max_header_count) if field_block else []
+        return _build_head(method, target, version, headers, limits)
+
+    def _check_incomplete_head(self) -> None:
+        """Enforce size limits and line endings before the head is complete."""
+        buffer = self._buffer
+        limits = self._limits
+        line_end = buffer.find(b"\n")
+        if line_end == -1:
+            if len(buffer) > limits.max_request_line_bytes:
+                raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
+            return
+        if line_end > limits.max_request_line_bytes + 1:
+            raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
+        if len(buffer) - line_end > limits.max_header_bytes + 4:
+            raise HeaderFieldsTooLarge(f"header section over {limits.max_header_bytes} bytes")
+        # RFC 9112 §2.2 lets a recipient accept a bare LF as a line end; we refuse it
+        # so that we never disagree with a proxy in front of us about where the head ends.
+        if buffer.find(b"\n\n") != -1 or buffer[line_end - 1 : line_end] != b"\r":
+            raise BadRequest("bare LF in request head; lines must end with CRLF")
+
+
+def _parse_request_line(line: bytes) -> tuple[str, str, str]:
+    match = grammar.REQUEST_LINE.fullmatch(line)
+    if match is None:
+        parts = line.split(b" ")
+        version = parts[-1]
+        if (
+            len(parts) == 3
+            and grammar.ANY_HTTP_VERSION.fullmatch(version)
+            and version[:7] != b"HTTP/1."
+        ):
+            raise VersionNotSupported("only HTTP/1.0 and HTTP/1.1 are supported")
+        raise BadRequest("malformed request line")
+    method, target, version = match.groups()
+    # RFC 9110 §2.5 / RFC 9112 §2.3: only major version 1 is spoken here; a higher
+    # minor version (HTTP/1.2) is answered as HTTP/1.1.
+    if version[5:6] != b"1":
+        raise VersionNotSupported("only HTTP/1.0 and HTTP/1.1 are supported")
+    version_text = "HTTP/1.0" if version == b"HTTP/1.0" else "HTTP/1.1"
+    return method.decode("ascii"), target.decode("latin-1"), version_text
+
+
+def _parse_field_block(block: bytes, max_count: int) -> list[tuple[str, str]]:
+    if block.count(b"\r\n") >= max_count:
+        raise HeaderFieldsTooLarge(f"more than {max_count} header fields")
+    if grammar.FIELD_BLOCK.fullmatch(block) is None:
+        # Some line breaks a rule: find it, for an exact error message.
+        for raw_line in block.split(b"\r\n"):
+            parse_field_line(raw_line)
+        raise BadRequest("malformed header section")  # pragma: no cover - defensive
+    fields: list[tuple[str, str]] = []
+    for line in block.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        # RFC 9112 §5.1: OWS around the value is not part of it; names are case-insensitive.
+        fields.append((name.lower(), value.strip(" \t")))
+    return fields
+
+
+def _comma_list(values: list[str]) -> list[str]:
+    """RFC 9110 §5.6.1: split a #list, dropping empty elements."""
+    return [
+        item.strip(" \t").lower()
+        for value in values
+        for item in value.split(",")
+        if item.strip(" \t")
+    ]
+
+
+def _build_head(
+    method: str, target: str, version: str, fields: list[tuple[str, str]], limits: Limits
+) -> RequestHead:
+    is_http11 = version == "HTTP/1.1"
+    # Only a few fields shape the framing; gather them in one pass.
+    special: dict[str, list[str]] = {}
+    for name, value in fields:
+        if name in _FRAMING_FIELDS:
+            special.setdefault(name, []).append(value)
+    content_lengths = special.get("content-length", _NONE)
+    transfer_codings = special.get("transfer-encoding", _NONE)
+    connection = special.get("connection", _NONE)
+    expect = special.get("expect", _NONE)
+    hosts = len(special.get("host", _NONE))
+
+    # RFC 9112 §3.2: a 1.1 request without exactly one Host gets 400.
+    if hosts > 1 or (is_http11 and hosts == 0):
+        raise BadRequest("HTTP/1.1 requests need exactly one Host header")
+
+    chunked = False
+    content_length: int | None = None
+    if transfer_codings:
+        # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+        if not is_http11:
+            raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0")
+        # RFC 9112 §6.3 (3): Content-Length with Transfer-Encoding is a smuggling vector.
+        if content_lengths:
+            raise BadRequest("Content-Length together with Transfer-Encoding")
+        codings = _comma_list(transfer_codings)
+        # RFC 9112 §6.3 (4): chunked must be the final coding, and only once (§7).
+        if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
+            raise BadRequest("chunked must be the final transfer coding, applied once")
+        if len(codings) > 1:  # RFC 9112 §6.1: a coding we do not implement gets 501
+            raise UnknownTransferCoding(f"transfer coding not supported: {codings[0]}")
+        chunked = True
+    elif content_lengths:
+        content_length = _parse_content_length(content_lengths)
+        if content_length > limits.max_body_bytes:  # refuse before reading any of it
+            raise ContentTooLarge(f"request body over {limits.max_body_bytes} bytes")
+
+    options = _comma_list(connection)
+    # RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
+    keep_alive = "close" not in options if is_http11 else "keep-alive" in options
+
+    expects_continue = False
+    if expect:
+        expectations = _comma_list(expect)
+        # RFC 9110 §10.1.1: 100-continue is the only expectation defined.
+        if any(item != "100-continue" for item in expectations):
+            raise ExpectationFailed("only the 100-continue expectation is supported")
+        expects_continue = is_http11  # 1.0 clients cannot receive a 1xx
+
+    path, query = _split_target(method, target, fields)
+    return RequestHead(
+        method=method,
+        target=target,
+        path=path,
+        query=query,
+        http_version=version,
+        headers=Headers(fields),
+        keep_alive=keep_alive,
+        content_length=content_length,
+        chunked=chunked,
+        expects_continue=expects_continue and (chunked or bool(content_length)),
+    )
+
+
+def _parse_content_length(values: list[str]) -> int:
+    # RFC 9110 §8.6 / RFC 9112 §6.3 (5): every member must be 1*DIGIT and all equal;
+    # "42, 42" is accepted as 42, differing values are a smuggling attempt.
+    members = {item.strip(" \t") for value in values for item in value.split(",")}
+    if len(members) != 1:
+        raise BadRequest("differing Content-Length values")
+    member = members.pop()
+    if grammar.CONTENT_LENGTH.fullmatch(member.encode("latin-1")) is None:
+        raise BadRequest("Content-Length must be a decimal number")
+    return int(member)
+
+
+def _split_target(method: str, target: str, fields: list[tuple[str, str]]) -> tuple[str, str]:
+    """Split the request-target (RFC 9112 §3.2) into path and query."""
+    if target[0] == "/":  # origin-form, by far the commonest
+        path, _, query = target.partition("?")
+        return path, query
+    if target == "*":  # asterisk-form is for OPTIONS only (§3.2.4)
+        if method != "OPTIONS":
+            raise BadRequest("asterisk-form target is only allowed with OPTIONS")
+        return "*", ""
+    match = grammar.ABSOLUTE_FORM.fullmatch(target)
+    if match is None or match.group("scheme").lower() not in ("http", "https"):
+        raise BadRequest("request target must be origin-form or an absolute http(s) URI")
+    # §3.2.2: with absolute-form the server MUST ignore Host and use the target's authority.
+    authority = match.group("authority")
+    for index, (name, _) in enumerate(fields):
+        if name == "host":
+            fields[index] = ("host", authority)
+    rest = match.group("rest") or "/"
+    path, _, query = rest.partition("?")
+    return path or "/", query

@@ -1,0 +1,111 @@
+"""Response heads and body framing, as bytes (RFC 9112 §4, §6, §7)."""
+
+from __future__ import annotations
+
+import email.utils
+import http
+import re
+
+SERVER_NAME = "barehttp"
+
+# RFC 9110 §15: reason phrases for every registered status.
+_REASONS: dict[int, str] = {status.value: status.phrase for status in http.HTTPStatus}
+_STATUS_LINES: dict[tuple[str, int], bytes] = {}
+
+# Response fields are checked as strictly as request fields: a CR or LF in a
+# value would let application data split the response (response splitting).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# Fields the server frames itself; an application may not set them (RFC 9110 §7.6.1
+# hop-by-hop fields, and the framing fields of RFC 9112 §6).
+FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def format_http_date(timestamp: float) -> str:
+    """IMF-fixdate (RFC 9110 §5.6.7), e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def status_line(http_version: str, status: int) -> bytes:
+    """``HTTP/1.1 200 OK\\r\\n``; cached, since a server uses few statuses."""
+    key = (http_version, status)
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        if not 100 <= status <= 999:
+            raise ValueError(f"invalid status code {status}")
+        line = f"{http_version} {status} {_REASONS.get(status, '')}\r\n".encode("latin-1")
+        _STATUS_LINES[key] = line
+    return line
+
+
+def reason_phrase(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+def has_body(method: str, status: int) -> bool:
+    """RFC 9112 §6.3 (1): no content after HEAD, 1xx, 204 or 304."""
+    return not (method == "HEAD" or status < 200 or status == 204 or status == 304)
+
+
+def check_field(name: str, value: str) -> None:
+    """Refuse a response field that is not valid HTTP (no header injection)."""
+    if _TOKEN.fullmatch(name) is None:
+        raise ValueError(f"invalid response header name {name!r}")
+    if _INVALID_VALUE_CHAR.search(value) is not None:
+        raise ValueError(f"invalid character in value of response header {name!r}")
+
+
+def format_head(
+    http_version: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    *,
+    date: str,
+    content_length: int | None,
+    chunked: bool,
+    keep_alive: bool,
+) -> bytes:
+    """Status line and header section, ending with the empty line.
+
+    ``content_length`` is written when not None; ``chunked`` adds
+    ``Transfer-Encoding: chunked``; ``Date`` and ``Server`` are added unless given.
+    """
+    parts = [f"{http_version} {status} {_REASONS.get(status, '')}"]
+    has_date = has_server = False
+    for name, value in headers:
+        check_field(name, value)
+        lower = name.lower()
+        if lower in FRAMING_FIELDS:
+            raise ValueError(f"response header {name!r} is set by the server")
+        if lower == "date":
+            has_date = True
+        elif lower == "server":
+            has_server = True
+        parts.append(f"{name}: {value}")
+    if not has_date:
+        parts.append(f"Date: {date}")
+    if not has_server:
+        parts.append(f"Server: {SERVER_NAME}")
+    if content_length is not None:
+        parts.append(f"Content-Length: {content_length}")
+    elif chunked:
+        parts.append("Transfer-Encoding: chunked")
+    if not keep_alive:
+        parts.append("Connection: close")
+    elif http_version == "HTTP/1.0":
+        parts.append("Connection: keep-alive")  # RFC 9112 §9.3: 1.0 persistence is opt-in
+    parts.append("\r\n")
+    return "\r\n".join(parts).encode("latin-1")
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of the chunked coding (RFC 9112 §7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def format_continue(http_version: str) -> bytes:
+    """The interim ``100 Continue`` response (RFC 9110 §15.2.1)."""
+    return status_line(http_version, 100) + b"\r\n"

@@ -1,0 +1,269 @@
+"""Connection: reads requests off one socket, runs the handler, keeps it alive.
+
+A connection is always in one of two places: owned by a worker thread (reading,
+handling, writing) or parked in the reactor (waiting for bytes). A worker keeps
+a connection while its client keeps talking: after a response it waits up to
+``linger_s`` for the next request (one blocking ``recv`` bounded by
+``SO_RCVTIMEO``, no extra system calls), and parks the connection if nothing
+comes, or at once when other connections are waiting for a worker. So a busy
+client is served at the speed of a thread per connection, and 2,000 idle ones
+hold no thread at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import ssl
+import time
+
+from barehttp.protocol.errors import (
+    BadRequest,
+    HTTPError,
+    RequestTimeout,
+    ServiceUnavailable,
+    format_error_body,
+)
+from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
+from barehttp.protocol.parser import RequestParser
+from barehttp.protocol.writer import format_head
+from barehttp.server.context import ServerContext
+from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
+
+logger = logging.getLogger("barehttp.server")
+
+# What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
+_EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
+
+
+class Connection:
+    """One client connection; see the module docstring for its life cycle."""
+
+    __slots__ = (
+        "client_address",
+        "context",
+        "deadline",
+        "events",
+        "fd",
+        "is_closed",
+        "is_tls",
+        "parser",
+        "request_started",
+        "server_address",
+        "sock",
+    )
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        client_address: tuple[str, int],
+        server_address: tuple[str, int],
+        context: ServerContext,
+    ) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.client_address = client_address
+        self.server_address = server_address
+        self.context = context
+        self.parser = RequestParser(context.limits)
+        self.events: collections.deque[Event] = collections.deque()
+        self.is_tls = False
+        self.is_closed = False
+        self.deadline = 0.0
+        self.request_started = time.monotonic()  # the header timeout counts from here
+
+    # -- Parkable ------------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def resume(self) -> None:
+        if not self.parser.is_mid_request:  # a new request starts with these bytes
+            self.request_started = time.monotonic()
+        if not self.context.pool.submit(self.serve):
+            self.reject(ServiceUnavailable("server is at capacity, retry later"))
+
+    def expire(self) -> None:
+        if self.parser.is_mid_request:
+            self.send_error(RequestTimeout("request not received in time"))
+        self.close()
+
+    # -- worker side ----------------------------------------------------------
+
+    def serve(self) -> None:
+        """Serve requests until the client pauses (park), leaves or must be closed."""
+        try:
+            self._serve_requests()
+        except Exception:
+            logger.exception("error on connection from %s", self.client_address[0])
+            self.close()
+
+    def _serve_requests(self) -> None:
+        context = self.context
+        handler = context.handler
+        while True:
+            head = self._next_head()
+            if head is None:
+                return
+            exchange = ServerExchange(self, head)
+            try:
+                handler(exchange)
+            except HTTPError as error:
+                if exchange.headers_sent:
+                    self.close()
+                    return
+                exchange.send_error(error)
+            except OSError:  # the client went away mid-response
+                self.close()
+                return
+            except Exception:
+                logger.exception("handler failed for %s %s", head.method, head.path)
+                if exchange.headers_sent:  # too late to change the response: cut it off
+                    self.close()
+                    return
+                exchange.send_error(HTTPError("Internal Server Error"))
+            try:
+                keep_alive = exchange.finish()
+            except OSError:
+                keep_alive = False
+            if context.access_log:
+                exchange.log_access()
+            if not keep_alive or context.draining:
+                self.close()
+                return
+            self.parser.start_next()
+            self.request_started = time.monotonic()
+
+    def _next_head(self) -> RequestHead | None:
+        """The next request head, or None once the connection is parked or closed."""
+        events = self.events
+        parser = self.parser
+        while True:
+            if events:
+                event = events.popleft()
+                if isinstance(event, RequestHead):
+                    return event
+                continue  # leftovers of a body the handler did not read
+            try:
+                if parser.buffered_bytes:  # pipelined bytes from the last read
+                    events.extend(parser.feed(b""))
+                    if events:
+                        continue
+                data = self._receive()
+                if data is None:
+                    return None
+                if not data:  # the client closed its side
+                    self.close()
+                    return None
+                events.extend(parser.feed(data))
+                if not events and parser.is_mid_request:
+                    self._check_head_deadline()
+            except HTTPError as error:
+                self.send_error(error)
+                self.close()
+                return None
+            except OSError:
+                self.close()
+                return None
+
+    def _receive(self) -> bytes | None:
+        """Bytes from the client, or None after parking the connection."""
+        context = self.context
+        try:
+            if context.pool.has_waiting_jobs() or context.draining:
+                # Others wait for a worker: do not linger on this client.
+                return self.sock.recv(context.limits.recv_bytes, socket.MSG_DONTWAIT)
+            return self.sock.recv(context.limits.recv_bytes)  # waits <= linger_s
+        except _EAGAIN_ERRORS:
+            self._park()
+            return None
+
+    def _park(self) -> None:
+        context = self.context
+        limits = context.limits
+        if context.draining and not self.parser.is_mid_request:
+            self.close()
+            return
+        if self.parser.is_mid_request:
+            self.deadline = self.request_started + limits.header_timeout_s
+        else:
+            self.deadline = time.monotonic() + limits.idle_timeout_s
+        context.reactor.park(self)
+
+    def _check_head_deadline(self) -> None:
+        # A client trickling bytes never lets recv() time out, so the header
+        # timeout is also checked as bytes arrive (slowloris).
+        if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
+            raise RequestTimeout("request head not received in time")
+
+    def receive_body_bytes(self) -> list[Event]:
+        """Block (up to ``body_timeout_s`` of silence) for more body bytes; parse them."""
+        limits = self.context.limits
+        give_up = time.monotonic() + limits.body_timeout_s
+        while True:
+            try:
+                data = self.sock.recv(limits.recv_bytes)
+            except _EAGAIN_ERRORS:
+                if time.monotonic() > give_up:
+                    raise RequestTimeout("request body not received in time") from None
+                continue
+            if not data:
+                raise BadRequest("client closed the connection before the body ended")
+            events = self.parser.feed(data)
+            if events:
+                return events
+
+    def drain_body(self) -> bool:
+        """Read and drop the rest of an unread request body; False if it is too big."""
+        dropped = 0
+        while True:
+            while self.events:
+                event = self.events.popleft()
+                if isinstance(event, EndOfMessage):
+                    return True
+                if isinstance(event, BodyData):
+                    dropped += len(event.data)
+                    if dropped > MAX_DRAIN_BYTES:
+                        return False
+            try:
+                self.events.extend(self.receive_body_bytes())
+            except (HTTPError, OSError):
+                return False
+
+    # -- writing and closing ---------------------------------------------------
+
+    def send_error(self, error: HTTPError) -> None:
+        """Best-effort error response before closing (framing may be broken)."""
+        body = format_error_body(error)
+        head = format_head(
+            "HTTP/1.1",
+            error.status,
+            [("Content-Type", "text/plain; charset=utf-8")],
+            date=self.context.http_date(),
+            content_length=len(body),
+            chunked=False,
+            keep_alive=False,
+        )
+        try:
+            self.sock.sendall(head + body)
+        except OSError:
+            pass
+
+    def reject(self, error: HTTPError) -> None:
+        """Answer without a worker (queue full) and close."""
+        try:
+            self.sock.setblocking(False)  # never let the caller's thread wait on this client
+        except OSError:
+            pass
+        self.send_error(error)
+        self.close()
+
+    def close(self) -> None:
+        if self.is_closed:
+            return
+        self.is_closed = True
+        try:
+            self.sock.close()
+        finally:
+            self.context.connection_closed()

@@ -1,0 +1,279 @@
+"""ServerExchange: one request on a connection and the writer for its response."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, BinaryIO
+
+from barehttp.protocol.errors import HTTPError, format_error_body
+from barehttp.protocol.events import BodyData, EndOfMessage, RequestHead
+from barehttp.protocol.parser import ParseState
+from barehttp.protocol.writer import (
+    LAST_CHUNK,
+    encode_chunk,
+    format_continue,
+    format_head,
+    has_body,
+)
+
+if TYPE_CHECKING:
+    from barehttp.server.connection import Connection
+
+access_logger = logging.getLogger("barehttp.access")
+
+# Bodies up to this size are joined with the head and written in one send();
+# above it the copy costs more than a second system call.
+SINGLE_SEND_MAX_BYTES = 65_536
+# Bytes of an unread request body read and dropped to keep the connection alive;
+# a larger leftover body is cheaper to cut off by closing.
+MAX_DRAIN_BYTES = 65_536
+
+
+class ResponseState(enum.Enum):
+    NOT_STARTED = enum.auto()
+    STREAMING = enum.auto()  # head written, body under way
+    COMPLETE = enum.auto()
+
+
+class ServerExchange:
+    """Implements :class:`barehttp.server.handler.Exchange` over a socket."""
+
+    __slots__ = (
+        "_body_complete",
+        "_chunked",
+        "_close_requested",
+        "_continue_sent",
+        "_keep_alive",
+        "_pending_body",
+        "_send_body",
+        "bytes_sent",
+        "client_address",
+        "connection",
+        "head",
+        "is_tls",
+        "server_address",
+        "state",
+        "status",
+    )
+
+    def __init__(self, connection: Connection, head: RequestHead) -> None:
+        self.connection = connection
+        self.head = head
+        self.client_address = connection.client_address
+        self.server_address = connection.server_address
+        self.is_tls = connection.is_tls
+        self.state = ResponseState.NOT_STARTED
+        self.status = 0
+        self.bytes_sent = 0
+        self._chunked = False
+        self._keep_alive = head.keep_alive
+        self._send_body = True
+        self._close_requested = False
+        self._continue_sent = False
+        self._body_complete = not (head.chunked or head.content_length)
+        self._pending_body = b""
+
+    @property
+    def headers_sent(self) -> bool:
+        return self.state is not ResponseState.NOT_STARTED
+
+    # -- request body ----------------------------------------------------------
+
+    def read_body(self, max_bytes: int = 65_536) -> bytes:
+        if self._pending_body:
+            data, self._pending_body = (
+                self._pending_body[:max_bytes],
+                self._pending_body[max_bytes:],
+            )
+            return data
+        if self._body_complete:
+            return b""
+        connection = self.connection
+        if self.head.expects_continue and not self._continue_sent:
+            # RFC 9110 §10.1.1: the client waits for this before sending the body.
+            self._continue_sent = True
+            if self.state is ResponseState.NOT_STARTED:
+                connection.sock.sendall(format_continue(self.head.http_version))
+        events = connection.events
+        while True:
+            while events:
+                event = events.popleft()
+                if isinstance(event, BodyData):
+                    data = event.data
+                    if len(data) > max_bytes:
+                        self._pending_body = data[max_bytes:]
+                        data = data[:max_bytes]
+                    return data
+                if isinstance(event, EndOfMessage):
+                    self._body_complete = True
+                    return b""
+            events.extend(connection.receive_body_bytes())
+
+    # -- response --------------------------------------------------------------
+
+    def close_connection(self) -> None:
+        self._close_requested = True
+
+    def _begin(self, status: int) -> bool:
+        """Settle keep-alive for the response; returns whether a body is sent."""
+        if self.state is not ResponseState.NOT_STARTED:
+            raise RuntimeError("response already started")
+        head = self.head
+        self.status = status
+        if self._close_requested or self.connection.context.draining:
+            self._keep_alive = False
+        elif (
+            not self._body_complete
+            and self.connection.parser.state is not ParseState.DONE
+            and (
+                # The client may still be sending a body we never asked for (100-continue
+                # unanswered) or one too big to read and drop: closing is the only safe end.
+                (head.expects_continue and not self._continue_sent)
+                or head.chunked
+                or (head.content_length or 0) > MAX_DRAIN_BYTES
+            )
+        ):
+            self._keep_alive = False
+        self._send_body = has_body(head.method, status)
+        return self._send_body
+
+    def send_response(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        send_body = self._begin(status)
+        # RFC 9110 §8.6: no Content-Length in 1xx/204; for HEAD it is the GET length.
+        length = None if status < 200 or status == 204 else len(body)
+        data = format_head(
+            self.head.http_version,
+            status,
+            headers,
+            date=self.connection.context.http_date(),
+            content_length=length,
+            chunked=False,
+            keep_alive=self._keep_alive,
+        )
+        sock = self.connection.sock
+        self.state = ResponseState.COMPLETE
+        if send_body and body:
+            if len(body) <= SINGLE_SEND_MAX_BYTES:
+                sock.sendall(data + body)
+            else:
+                sock.sendall(data)
+                sock.sendall(body)
+            self.bytes_sent += len(body)
+        else:
+            sock.sendall(data)
+
+    def start_response(
+        self, status: int, headers: list[tuple[str, str]], content_length: int | None = None
+    ) -> None:
+        send_body = self._begin(status)
+        chunked = False
+        if content_length is None and send_body:
+            if self.head.http_version == "HTTP/1.1":
+                chunked = True  # RFC 9112 §7: length unknown up front
+            else:
+                self._keep_alive = False  # HTTP/1.0: the end of the body is the close
+        if status < 200 or status == 204:
+            content_length = None
+        data = format_head(
+            self.head.http_version,
+            status,
+            headers,
+            date=self.connection.context.http_date(),
+            content_length=content_length,
+            chunked=chunked,
+            keep_alive=self._keep_alive,
+        )
+        self._chunked = chunked
+        self.state = ResponseState.STREAMING
+        self.connection.sock.sendall(data)
+
+    def write(self, data: bytes) -> None:
+        if self.state is not ResponseState.STREAMING:
+            raise RuntimeError("write() needs start_response() first")
+        if not data or not self._send_body:
+            return
+        self.connection.sock.sendall(encode_chunk(data) if self._chunked else data)
+        self.bytes_sent += len(data)
+
+    def send_file(self, file: BinaryIO, offset: int, count: int) -> None:
+        if self.state is not ResponseState.STREAMING:
+            raise RuntimeError("send_file() needs start_response() first")
+        if count <= 0 or not self._send_body:
+            return
+        sock = self.connection.sock
+        if self._chunked:
+            sock.sendall(b"%x\r\n" % count)
+        if self.is_tls:
+            self._copy_file(file, offset, count)
+        else:
+            self._sendfile(file, offset, count)
+        if self._chunked:
+            sock.sendall(b"\r\n")
+        self.bytes_sent += count
+
+    def _sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
+        """Zero-copy with os.sendfile; SO_SNDTIMEO bounds each stalled call."""
+        out_fd = self.connection.fd
+        in_fd = file.fileno()
+        while count > 0:
+            try:
+                sent = os.sendfile(out_fd, in_fd, offset, count)
+            except BlockingIOError:
+                raise TimeoutError("client stopped reading") from None
+            if sent == 0:
+                raise OSError("file ended before the promised length")
+            offset += sent
+            count -= sent
+
+    def _copy_file(self, file: BinaryIO, offset: int, count: int) -> None:
+        chunk_bytes = self.connection.context.limits.send_file_chunk_bytes
+        sock = self.connection.sock
+        file.seek(offset)
+        while count > 0:
+            data = file.read(min(chunk_bytes, count))
+            if not data:
+                raise OSError("file ended before the promised length")
+            sock.sendall(data)
+            count -= len(data)
+
+    def end(self) -> None:
+        if self.state is ResponseState.STREAMING:
+            if self._chunked and self._send_body:
+                self.connection.sock.sendall(LAST_CHUNK)
+            self.state = ResponseState.COMPLETE
+
+    def send_error(self, error: HTTPError) -> None:
+        """A plain-text error response; the message is meant for the client."""
+        self.send_response(
+            error.status, [("Content-Type", "text/plain; charset=utf-8")], format_error_body(error)
+        )
+
+    def finish(self) -> bool:
+        """Complete the response; True if the connection can carry another request."""
+        if self.state is ResponseState.NOT_STARTED:
+            logger = logging.getLogger("barehttp.server")
+            logger.error("handler returned without a response for %s", self.head.path)
+            self._keep_alive = False
+            self.send_error(HTTPError("Internal Server Error"))
+        elif self.state is ResponseState.STREAMING:
+            self.end()
+        if not self._keep_alive:
+            return False
+        return self._body_complete or self.connection.drain_body()
+
+    def log_access(self) -> None:
+        """One Common Log Format line on ``barehttp.access``."""
+        head = self.head
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
+        request_line = f"{head.method} {head.target} {head.http_version}"
+        access_logger.info(
+            '%s - - [%s] "%s" %d %s',
+            self.client_address[0],
+            stamp,
+            request_line.replace('"', "%22"),
+            self.status,
+            self.bytes_sent or "-",
+        )

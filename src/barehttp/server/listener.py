@@ -1,0 +1,117 @@
+"""Listening sockets and the accept loop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from barehttp.protocol.limits import Limits
+
+logger = logging.getLogger("barehttp.server")
+
+# Linux copies these options from the listening socket to every accepted one, so
+# setting them once on the listener saves three system calls per connection.
+OPTIONS_INHERITED = sys.platform.startswith("linux")
+
+
+def set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> None:
+    """Set SO_RCVTIMEO/SO_SNDTIMEO: blocking calls give up after ``seconds``."""
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("ll", whole, micro))
+
+
+def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
+    """Per-connection options: no Nagle delay, bounded blocking reads and writes."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # A blocking recv() returns EAGAIN after linger_s: the worker then parks the
+    # connection instead of waiting on an idle client (see connection.py).
+    set_socket_timeout(sock, socket.SO_RCVTIMEO, limits.linger_s)
+    # A client that stops reading its response stalls a send() at most this long.
+    set_socket_timeout(sock, socket.SO_SNDTIMEO, limits.write_timeout_s)
+
+
+def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.socket]:
+    """Bind every address ``host`` resolves to (IPv4 and IPv6); None means all."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    listeners: list[socket.socket] = []
+    seen: set[tuple[int, str]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            key = (family, str(address[0]))
+            if key in seen:
+                continue
+            seen.add(key)
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # One socket per family, so "::" and "0.0.0.0" can both be bound.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(limits.listen_backlog)
+            listeners.append(sock)
+    except OSError:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
+
+
+def prepare_listener(sock: socket.socket, limits: Limits) -> None:
+    """Options set on a listening socket before the accept loop runs."""
+    if OPTIONS_INHERITED:
+        configure_connection_socket(sock, limits)  # also bounds accept() to linger_s
+    else:
+        sock.settimeout(limits.linger_s)
+
+
+AcceptCallback = Callable[[socket.socket, tuple[str, int]], None]
+
+
+class Acceptor:
+    """A thread accepting connections on one listening socket."""
+
+    def __init__(self, listener: socket.socket, limits: Limits, on_accept: AcceptCallback) -> None:
+        self.listener = listener
+        self._limits = limits
+        self._on_accept = on_accept
+        self._stopping = threading.Event()
+        prepare_listener(listener, limits)
+        self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting; the listening socket is closed."""
+        self._stopping.set()
+        self._thread.join(timeout=self._limits.linger_s * 4 + 1)
+        self.listener.close()
+
+    def _run(self) -> None:
+        listener = self.listener
+        limits = self._limits
+        on_accept = self._on_accept
+        while not self._stopping.is_set():
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, TimeoutError):
+                continue  # accept() is bounded so that stop() is noticed
+            except OSError as error:
+                if self._stopping.is_set():
+                    return
+                # EMFILE/ENFILE/ENOBUFS: back off rather than spin.
+                logger.warning("accept failed: %s", error)
+                time.sleep(0.05)
+                continue
+            if not OPTIONS_INHERITED:
+                sock.settimeout(None)
+                configure_connection_socket(sock, limits)
+            try:
+                on_accept(sock, (str(address[0]), int(address[1])))
+            except Exception:
+                logger.exception("error while handing over a new connection")
+                sock.close()

@@ -1,0 +1,82 @@
+"""WorkerPool: a fixed set of threads taking jobs from one bounded queue."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+logger = logging.getLogger("barehttp.server")
+
+Job = Callable[[], None]
+_STOP: Job | None = None
+
+
+class WorkerPool:
+    """Runs jobs on ``thread_count`` threads; refuses work when ``queue_limit`` jobs wait.
+
+    A refused job is the caller's to answer (the server sends 503), so memory
+    never grows with load.
+    """
+
+    def __init__(self, thread_count: int, queue_limit: int, name: str = "barehttp-worker") -> None:
+        if thread_count < 1 or queue_limit < 1:
+            raise ValueError("a pool needs at least one thread and one queue slot")
+        # SimpleQueue is implemented in C and much cheaper than queue.Queue; the bound
+        # is enforced by submit() with qsize(), which may overshoot by a job or two
+        # under a race — harmless, the bound is about memory, not exactness.
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._queue_limit = queue_limit
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._idle = threading.Condition(self._busy_lock)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{index}", daemon=True)
+            for index in range(thread_count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> bool:
+        """Queue ``job``; False if the queue is full."""
+        if self._jobs.qsize() >= self._queue_limit:
+            return False
+        self._jobs.put(job)
+        return True
+
+    def has_waiting_jobs(self) -> bool:
+        """True when jobs wait for a thread: a worker should not linger on one client."""
+        return not self._jobs.empty()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs or waits; False if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: self._busy == 0 and self._jobs.empty(), timeout=timeout
+            )
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Let each thread finish its current job, then end the threads."""
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                job()
+            except Exception:  # a job must never kill its thread
+                logger.exception("unhandled error in worker job")
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+                    if self._busy == 0:
+                        self._idle.notify_all()

@@ -1,0 +1,122 @@
+"""Reactor: one thread watching parked connections, so idle clients cost no worker.
+
+A worker serves a connection while bytes keep coming. When the client goes quiet
+(between keep-alive requests, or mid-head from a slow sender) the worker *parks*
+the connection here and takes other work. This thread waits on every parked
+socket at once (epoll on Linux); when one becomes readable it goes back to the
+worker pool, and when one passes its deadline it is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import threading
+import time
+from typing import Protocol
+
+logger = logging.getLogger("barehttp.server")
+
+# How often deadlines are checked; a deadline may be overrun by this much.
+SWEEP_INTERVAL_S = 0.25
+
+
+class Parkable(Protocol):
+    """What the reactor needs from a connection."""
+
+    deadline: float  # time.monotonic() after which the connection is dropped
+
+    def fileno(self) -> int: ...
+
+    def resume(self) -> None:
+        """Bytes arrived: hand the connection back to a worker."""
+        ...
+
+    def expire(self) -> None:
+        """The deadline passed while parked: close, with 408 if mid-request."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Reactor:
+    """Watches parked connections for readability and deadlines."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._parked: dict[int, Parkable] = {}
+        self._lock = threading.Lock()
+        self._closing = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="barehttp-reactor", daemon=True)
+        self._thread.start()
+
+    @property
+    def parked_count(self) -> int:
+        return len(self._parked)
+
+    def park(self, connection: Parkable) -> None:
+        """Watch ``connection`` until it is readable or its deadline passes."""
+        fd = connection.fileno()
+        with self._lock:
+            if self._closing:
+                connection.close()
+                return
+            self._parked[fd] = connection
+            # Registering from a worker thread while the reactor is in epoll_wait is
+            # safe: the kernel reports the new fd from the next wait (or at once if
+            # bytes are already there, since epoll is level-triggered).
+            self._selector.register(fd, selectors.EVENT_READ, connection)
+
+    def close_all(self) -> None:
+        """Refuse further parking and close every parked connection (shutdown)."""
+        with self._lock:
+            self._closing = True
+            parked = list(self._parked.values())
+            self._parked.clear()
+            for connection in parked:
+                self._unregister(connection)
+                connection.close()
+
+    def stop(self) -> None:
+        self.close_all()
+        self._stopped.set()
+        self._thread.join(timeout=2 * SWEEP_INTERVAL_S + 1)
+        self._selector.close()
+
+    def _unregister(self, connection: Parkable) -> None:
+        try:
+            self._selector.unregister(connection.fileno())
+        except (KeyError, ValueError, OSError):
+            pass  # already closed by someone else
+
+    def _run(self) -> None:
+        next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+        while not self._stopped.is_set():
+            try:
+                ready = self._selector.select(timeout=SWEEP_INTERVAL_S)
+            except OSError:  # the selector was closed under us during shutdown
+                return
+            for key, _ in ready:
+                connection: Parkable = key.data
+                with self._lock:
+                    if self._parked.pop(key.fd, None) is None:
+                        continue
+                    self._unregister(connection)
+                connection.resume()
+            now = time.monotonic()
+            if now >= next_sweep:
+                self._sweep(now)
+                next_sweep = now + SWEEP_INTERVAL_S
+
+    def _sweep(self, now: float) -> None:
+        with self._lock:
+            expired = [c for c in self._parked.values() if c.deadline <= now]
+            for connection in expired:
+                del self._parked[connection.fileno()]
+                self._unregister(connection)
+        for connection in expired:
+            try:
+                connection.expire()
+            except Exception:
+                logger.exception("error while expiring a connection")

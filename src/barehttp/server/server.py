@@ -1,0 +1,141 @@
+"""Server: ties listeners, the worker pool and the reactor together; shuts down cleanly."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from barehttp.protocol.errors import ServiceUnavailable
+from barehttp.protocol.limits import Limits
+from barehttp.server.connection import Connection
+from barehttp.server.context import ServerContext
+from barehttp.server.handler import Handler
+from barehttp.server.listener import Acceptor, bind_listeners
+from barehttp.server.pool import WorkerPool
+from barehttp.server.reactor import Reactor
+
+logger = logging.getLogger("barehttp.server")
+
+ShutdownHook = Callable[[], None]
+
+
+class Server:
+    """An HTTP/1.1 server running ``handler`` for every request.
+
+    ``start()`` returns at once (threads do the work); ``serve_forever()`` blocks
+    until ``request_shutdown()`` (called by the signal handlers), then drains.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str | None = "127.0.0.1",
+        port: int = 8000,
+        limits: Limits | None = None,
+        access_log: bool = True,
+        listeners: list[socket.socket] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.limits = limits or Limits()
+        self.access_log = access_log
+        self._listeners = listeners
+        self._acceptors: list[Acceptor] = []
+        self._hooks: list[ShutdownHook] = []
+        self._shutdown_requested = threading.Event()
+        self._context: ServerContext | None = None
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The (host, port) pairs actually bound (port 0 resolves here)."""
+        return [
+            (str(a.listener.getsockname()[0]), int(a.listener.getsockname()[1]))
+            for a in self._acceptors
+        ]
+
+    @property
+    def context(self) -> ServerContext:
+        if self._context is None:
+            raise RuntimeError("server not started")
+        return self._context
+
+    def add_shutdown_hook(self, hook: ShutdownHook) -> None:
+        """Run ``hook`` once, after in-flight requests finished during shutdown."""
+        self._hooks.append(hook)
+
+    def start(self) -> None:
+        limits = self.limits
+        listeners = self._listeners or bind_listeners(self.host, self.port, limits)
+        pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
+        self._context = ServerContext(
+            handler=self.handler,
+            limits=limits,
+            pool=pool,
+            reactor=Reactor(),
+            access_log=self.access_log,
+        )
+        self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
+        for host, port in self.addresses:
+            logger.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
+
+    def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
+        context = self.context
+        if not context.try_open_connection():
+            sock.setblocking(False)
+            try:
+                sock.send(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+            except OSError:
+                pass
+            sock.close()
+            return
+        server_address = sock.getsockname()
+        connection = Connection(
+            sock, client_address, (str(server_address[0]), int(server_address[1])), context
+        )
+        if not context.pool.submit(connection.serve):
+            connection.reject(ServiceUnavailable("server is at capacity, retry later"))
+
+    def request_shutdown(self) -> None:
+        """Ask ``serve_forever`` to drain and return (safe from a signal handler)."""
+        self._shutdown_requested.set()
+
+    def serve_forever(self) -> None:
+        if self._context is None:
+            self.start()
+        # Wake now and then: a signal handler only runs between waits.
+        while not self._shutdown_requested.wait(0.5):
+            pass
+        self.shutdown()
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop accepting, finish in-flight requests, close idle connections, run hooks.
+
+        Returns False if requests were still running when ``timeout`` (default
+        ``limits.shutdown_timeout_s``) passed.
+        """
+        context = self.context
+        context.draining = True
+        for acceptor in self._acceptors:
+            acceptor.stop()
+        context.reactor.close_all()
+        drained = context.pool.wait_idle(
+            self.limits.shutdown_timeout_s if timeout is None else timeout
+        )
+        if not drained:
+            logger.warning("shutdown deadline passed with requests still running")
+        for hook in self._hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("shutdown hook failed")
+        context.pool.stop(timeout=0.1)
+        context.reactor.stop()
+        logger.info("server stopped")
+        return drained
