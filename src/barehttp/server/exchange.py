@@ -259,6 +259,10 @@ class ServerExchange:
             self._keep_alive = False
             self.send_error(HTTPError("Internal Server Error"))
         elif self.state is ResponseState.STREAMING:
+            if self._close_requested:
+                # The handler gave up mid-body: closing without the last chunk is how
+                # the client learns the body is incomplete (RFC 9112 §8).
+                return False
             self.end()
         if not self._keep_alive:
             return False

@@ -111,7 +111,7 @@ class App:
         """
         # Imported here: only running needs the server's sockets and threads. The
         # ignore covers the time before server/serve.py exists, then goes quiet.
-        from barehttp.server.serve import serve  # type: ignore[import-not-found, unused-ignore]
+        from barehttp.server.serve import serve
 
         serve(
             self,
