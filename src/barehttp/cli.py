@@ -55,6 +55,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     )
     limits.add_argument(
         "--idle-timeout",
+        "--timeout-idle",
         type=float,
         default=DEFAULT_LIMITS.idle_timeout_s,
         metavar="SECONDS",
@@ -62,16 +63,22 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     )
     limits.add_argument(
         "--header-timeout",
+        "--timeout-header",
         type=float,
         default=DEFAULT_LIMITS.header_timeout_s,
         metavar="SECONDS",
         help="408 if a request head takes longer",
     )
     limits.add_argument(
-        "--body-timeout", type=float, default=DEFAULT_LIMITS.body_timeout_s, metavar="SECONDS"
+        "--body-timeout",
+        "--timeout-body",
+        type=float,
+        default=DEFAULT_LIMITS.body_timeout_s,
+        metavar="SECONDS",
     )
     limits.add_argument(
         "--shutdown-timeout",
+        "--timeout-shutdown",
         type=float,
         default=DEFAULT_LIMITS.shutdown_timeout_s,
         metavar="SECONDS",
@@ -122,6 +129,42 @@ def run_hello(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_worker_count(text: str) -> int:
+    """``--workers``: a number, or ``auto``/``0`` for one per CPU."""
+    from barehttp.server.workers import cpu_count
+
+    if text in ("auto", "0"):
+        return cpu_count()
+    count = int(text)
+    if count < 0:
+        raise argparse.ArgumentTypeError("workers must be 0/auto or a positive number")
+    return count
+
+
+def run_wsgi(args: argparse.Namespace) -> int:
+    from barehttp.wsgi.loader import AppLoadError, load_app
+    from barehttp.wsgi.serve import serve_wsgi
+
+    spec: str = args.app
+    chdir: str | None = args.chdir
+    try:
+        load_app(spec, chdir=chdir)  # fail fast, before binding or forking
+    except AppLoadError as error:
+        logging.getLogger("barehttp").error("%s", error)
+        return 2
+    return serve_wsgi(
+        app_factory=lambda: load_app(spec),
+        host=args.host or None,
+        port=args.port,
+        limits=limits_from_args(args),
+        access_log=args.access_log,
+        root_path=args.root_path,
+        workers=args.workers,
+        max_requests=args.max_requests,
+        max_requests_jitter=args.max_requests_jitter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="barehttp", description="An HTTP/1.1 server written from first principles."
@@ -131,6 +174,35 @@ def build_parser() -> argparse.ArgumentParser:
     hello = commands.add_parser("hello", help="serve a built-in hello-world app")
     add_server_options(hello)
     hello.set_defaults(run=run_hello)
+
+    wsgi = commands.add_parser("wsgi", help="host a WSGI application (Flask, Django, ...)")
+    wsgi.add_argument(
+        "app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application or app:create_app()"
+    )
+    add_server_options(wsgi)
+    wsgi.add_argument(
+        "--workers",
+        type=parse_worker_count,
+        default=1,
+        help="worker processes; 0 or auto = one per CPU (default 1)",
+    )
+    wsgi.add_argument("--root-path", default="", help="SCRIPT_NAME the app is mounted under")
+    wsgi.add_argument(
+        "--chdir", default=None, help="change to this directory before loading the app"
+    )
+    wsgi.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="recycle a worker after this many requests (0 = never)",
+    )
+    wsgi.add_argument(
+        "--max-requests-jitter",
+        type=int,
+        default=0,
+        help="random extra requests per worker, so they do not recycle together",
+    )
+    wsgi.set_defaults(run=run_wsgi)
     return parser
 
 

@@ -11,7 +11,7 @@ from barehttp.protocol.errors import ServiceUnavailable
 from barehttp.protocol.limits import Limits
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
-from barehttp.server.handler import Handler
+from barehttp.server.handler import Exchange, Handler
 from barehttp.server.listener import Acceptor, bind_listeners
 from barehttp.server.pool import WorkerPool
 from barehttp.server.reactor import Reactor
@@ -48,6 +48,8 @@ class Server:
         self._hooks: list[ShutdownHook] = []
         self._shutdown_requested = threading.Event()
         self._context: ServerContext | None = None
+        # Drain and stop after about this many requests (worker recycling); 0 = never.
+        self.max_requests = 0
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -71,8 +73,11 @@ class Server:
         limits = self.limits
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
         pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
+        handler = self.handler
+        if self.max_requests > 0:
+            handler = _RetiringHandler(handler, self.max_requests, self.request_shutdown)
         self._context = ServerContext(
-            handler=self.handler,
+            handler=handler,
             limits=limits,
             pool=pool,
             reactor=Reactor(),
@@ -139,3 +144,19 @@ class Server:
         context.reactor.stop()
         logger.info("server stopped")
         return drained
+
+
+class _RetiringHandler:
+    """Counts requests and asks the server to drain once ``limit`` were served."""
+
+    def __init__(self, handler: Handler, limit: int, retire: Callable[[], None]) -> None:
+        self._handler = handler
+        self._remaining = limit
+        self._retire = retire
+
+    def __call__(self, exchange: Exchange) -> None:
+        self._remaining -= 1  # racy under threads by a request or two; a bound, not a count
+        if self._remaining == 0:
+            logger.info("served max_requests: draining for a fresh worker")
+            self._retire()
+        self._handler(exchange)

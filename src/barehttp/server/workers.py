@@ -1,0 +1,257 @@
+"""Pre-forked worker processes: one listening socket, N processes, one supervisor.
+
+The parent binds the listening sockets and forks the workers, which inherit
+them and each run a full ``Server`` (own threads, own reactor). The kernel hands
+each new connection to one of the processes blocked in ``accept()``.
+
+We share one inherited socket rather than giving each worker its own
+``SO_REUSEPORT`` socket: with per-worker sockets, connections waiting in the
+accept queue of a worker that exits are reset, so a rolling reload would refuse
+clients. With one shared queue, a draining worker simply stops accepting and
+the others pick up what is queued.
+
+The parent supervises: a worker that dies is replaced (with a growing delay if
+workers keep dying young), SIGTERM/SIGINT drain every worker, SIGHUP replaces
+workers one at a time, each new one ready before an old one is told to leave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import select
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from barehttp.protocol.limits import Limits
+from barehttp.server.handler import Handler
+from barehttp.server.listener import bind_listeners
+from barehttp.server.server import Server
+from barehttp.server.signals import install_shutdown_signals
+
+logger = logging.getLogger("barehttp.server")
+
+# A worker that exits sooner than this after starting counts as a crash loop.
+MIN_HEALTHY_LIFETIME_S = 2.0
+MAX_RESPAWN_DELAY_S = 10.0
+# How long a new worker may take to import the application and start.
+WORKER_START_TIMEOUT_S = 30.0
+# Supervisor loop tick: how fast deaths and signals are noticed.
+TICK_S = 0.1
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (respects taskset and cgroups affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class WorkerOptions:
+    count: int
+    max_requests: int = 0  # recycle a worker after about this many requests; 0 = never
+    max_requests_jitter: int = 0  # spread recycling so workers do not restart together
+
+
+@dataclass
+class _Worker:
+    pid: int
+    started: float
+
+
+class Supervisor:
+    """Runs ``make_handler()`` in ``options.count`` forked worker processes."""
+
+    def __init__(
+        self,
+        make_handler: Callable[[], Handler],
+        *,
+        host: str | None,
+        port: int,
+        limits: Limits,
+        options: WorkerOptions,
+        make_server: Callable[[Handler, list[socket.socket]], Server] | None = None,
+    ) -> None:
+        self._make_handler = make_handler
+        self._host = host
+        self._port = port
+        self._limits = limits
+        self._options = options
+        self._make_server = make_server or (
+            lambda handler, listeners: Server(handler, limits=limits, listeners=listeners)
+        )
+        self._listeners: list[socket.socket] = []
+        self._workers: dict[int, _Worker] = {}
+        self._stop_signals = 0
+        self._reload_requested = False
+        self._respawn_delay = 0.0
+        self._next_spawn_at = 0.0
+
+    def run(self) -> int:
+        """Supervise until SIGTERM/SIGINT; returns the exit status."""
+        self._listeners = bind_listeners(self._host, self._port, self._limits)
+        for sock in self._listeners:
+            name = sock.getsockname()
+            logger.info("listening on %s:%d with %d workers", name[0], name[1], self._options.count)
+        self._install_signals()
+        try:
+            for _ in range(self._options.count):
+                self._spawn()
+            while not self._stop_signals:
+                self._reap()
+                if self._reload_requested:
+                    self._reload_requested = False
+                    self._rolling_reload()
+                self._replace_missing()
+                time.sleep(TICK_S)
+            return self._stop_all()
+        finally:
+            for sock in self._listeners:
+                sock.close()
+
+    @property
+    def listeners(self) -> list[socket.socket]:
+        return self._listeners
+
+    # -- signals -----------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self._stop_signals += 1
+            if self._stop_signals > 1:  # a second signal: no more waiting
+                logger.warning("second signal: killing workers")
+                for pid in list(self._workers):
+                    _signal_quietly(pid, signal.SIGKILL)
+                os._exit(1)
+
+        def on_reload(signum: int, frame: FrameType | None) -> None:
+            self._reload_requested = True
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    # -- worker life cycle -----------------------------------------------------
+
+    def _spawn(self) -> int:
+        """Fork a worker and wait until it is serving; returns its pid."""
+        ready_read, ready_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(ready_read)
+            self._worker_main(ready_write)  # never returns
+        os.close(ready_write)
+        self._workers[pid] = _Worker(pid, time.monotonic())
+        try:
+            ready, _, _ = select.select([ready_read], [], [], WORKER_START_TIMEOUT_S)
+            if not ready or not os.read(ready_read, 1):
+                logger.error("worker %d did not start", pid)
+        finally:
+            os.close(ready_read)
+        logger.info("worker %d started", pid)
+        return pid
+
+    def _worker_main(self, ready_fd: int) -> None:
+        status = 0
+        try:
+            # The parent's handlers were inherited; a worker answers SIGTERM only
+            # (the terminal's SIGINT reaches the parent, which tells the workers).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            handler = self._make_handler()
+            max_requests = self._options.max_requests
+            if max_requests:
+                max_requests += random.randint(0, self._options.max_requests_jitter)
+            server = self._make_server(handler, self._listeners)
+            server.max_requests = max_requests
+            server.start()
+            install_shutdown_signals(server)
+            os.write(ready_fd, b"1")
+            os.close(ready_fd)
+            server.serve_forever()
+        except BaseException:
+            logger.exception("worker %d failed", os.getpid())
+            status = 1
+        finally:
+            logging.shutdown()
+            os._exit(status)
+
+    def _reap(self) -> list[int]:
+        """Collect exited workers; returns their pids."""
+        exited: list[int] = []
+        while self._workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            worker = self._workers.pop(pid, None)
+            if worker is None:
+                continue
+            exited.append(pid)
+            lived = time.monotonic() - worker.started
+            code = os.waitstatus_to_exitcode(status)
+            if self._stop_signals:
+                logger.info("worker %d stopped (exit %d)", pid, code)
+            elif code == 0 and lived >= MIN_HEALTHY_LIFETIME_S:
+                logger.info("worker %d exited (recycled)", pid)
+                self._respawn_delay = 0.0
+            else:
+                logger.warning("worker %d died (exit %d) after %.1fs", pid, code, lived)
+                if lived < MIN_HEALTHY_LIFETIME_S:
+                    self._respawn_delay = min(
+                        MAX_RESPAWN_DELAY_S, max(0.1, self._respawn_delay * 2)
+                    )
+                else:
+                    self._respawn_delay = 0.0
+                self._next_spawn_at = time.monotonic() + self._respawn_delay
+        return exited
+
+    def _replace_missing(self) -> None:
+        while len(self._workers) < self._options.count and not self._stop_signals:
+            if time.monotonic() < self._next_spawn_at:
+                return
+            self._spawn()
+
+    def _rolling_reload(self) -> None:
+        """SIGHUP: start a fresh worker, then drain one old one; repeat for all."""
+        logger.info("reloading workers one at a time")
+        for old_pid in list(self._workers):
+            if self._stop_signals:
+                return
+            self._spawn()
+            _signal_quietly(old_pid, signal.SIGTERM)
+            self._wait_for_exit({old_pid}, self._limits.shutdown_timeout_s + 5.0)
+
+    def _wait_for_exit(self, pids: set[int], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while pids & self._workers.keys():
+            if time.monotonic() > deadline:
+                for pid in pids & self._workers.keys():
+                    logger.warning("worker %d did not drain in time; killing it", pid)
+                    _signal_quietly(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5.0
+            self._reap()
+            time.sleep(TICK_S / 2)
+
+    def _stop_all(self) -> int:
+        logger.info("stopping %d workers", len(self._workers))
+        for pid in list(self._workers):
+            _signal_quietly(pid, signal.SIGTERM)
+        self._wait_for_exit(set(self._workers), self._limits.shutdown_timeout_s + 5.0)
+        return 0
+
+
+def _signal_quietly(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

@@ -1,0 +1,57 @@
+"""serve_wsgi(): host a WSGI application, in one process or in pre-forked workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from wsgiref.types import WSGIApplication
+
+from barehttp.protocol.limits import Limits
+from barehttp.server.handler import Handler
+from barehttp.server.serve import serve
+from barehttp.server.server import Server
+from barehttp.server.workers import Supervisor, WorkerOptions
+from barehttp.wsgi.adapter import WSGIHandler
+
+
+def serve_wsgi(
+    app: WSGIApplication | None = None,
+    *,
+    app_factory: Callable[[], WSGIApplication] | None = None,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    limits: Limits | None = None,
+    access_log: bool = True,
+    root_path: str = "",
+    workers: int = 1,
+    max_requests: int = 0,
+    max_requests_jitter: int = 0,
+) -> int:
+    """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
+
+    With ``workers > 1`` the application runs in that many forked processes.
+    Pass ``app_factory`` instead of ``app`` to load the application inside each
+    worker (so SIGHUP reloads its code).
+    """
+    limits = limits or Limits()
+    if (app is None) == (app_factory is None):
+        raise TypeError("pass exactly one of app and app_factory")
+
+    def make_handler() -> Handler:
+        application = app_factory() if app_factory is not None else app
+        assert application is not None
+        return WSGIHandler(application, root_path=root_path, multiprocess=workers > 1)
+
+    if workers <= 1 and not max_requests:
+        serve(make_handler(), host=host, port=port, limits=limits, access_log=access_log)
+        return 0
+    supervisor = Supervisor(
+        make_handler,
+        host=host,
+        port=port,
+        limits=limits,
+        options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
+        make_server=lambda handler, listeners: Server(
+            handler, limits=limits, listeners=listeners, access_log=access_log
+        ),
+    )
+    return supervisor.run()
