@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from barehttp import __version__
 from barehttp.protocol.limits import Limits
@@ -38,6 +39,16 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         help="Common Log Format lines on stderr (default on)",
     )
     group.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument("--certfile", default=None, help="PEM certificate chain: serve HTTPS")
+    tls.add_argument("--keyfile", default=None, help="PEM private key (if not in --certfile)")
+    tls.add_argument(
+        "--redirect-http-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="with TLS: answer plain HTTP on PORT with 308 to https",
+    )
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body",
@@ -100,6 +111,21 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
     )
 
 
+def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for ``serve()`` from the shared server options."""
+    if args.keyfile and not args.certfile:
+        raise SystemExit("barehttp: --keyfile needs --certfile")
+    return {
+        "host": args.host or None,
+        "port": args.port,
+        "limits": limits_from_args(args),
+        "access_log": args.access_log,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
+        "redirect_http_port": args.redirect_http_port,
+    }
+
+
 def configure_logging(level: str, access_log: bool) -> None:
     """Server logs and access lines both go to stderr; only the CLI does this."""
     handler = logging.StreamHandler(sys.stderr)
@@ -119,13 +145,7 @@ def run_hello(args: argparse.Namespace) -> int:
     from barehttp.server.hello import hello
     from barehttp.server.serve import serve
 
-    serve(
-        hello,
-        host=args.host or None,
-        port=args.port,
-        limits=limits_from_args(args),
-        access_log=args.access_log,
-    )
+    serve(hello, **server_kwargs(args))
     return 0
 
 
@@ -154,10 +174,7 @@ def run_wsgi(args: argparse.Namespace) -> int:
         return 2
     return serve_wsgi(
         app_factory=lambda: load_app(spec),
-        host=args.host or None,
-        port=args.port,
-        limits=limits_from_args(args),
-        access_log=args.access_log,
+        **server_kwargs(args),
         root_path=args.root_path,
         workers=args.workers,
         max_requests=args.max_requests,

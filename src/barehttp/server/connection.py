@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import select
 import socket
 import ssl
 import time
@@ -48,6 +49,7 @@ class Connection:
         "fd",
         "is_closed",
         "is_tls",
+        "needs_handshake",
         "parser",
         "request_started",
         "server_address",
@@ -68,7 +70,10 @@ class Connection:
         self.context = context
         self.parser = RequestParser(context.limits)
         self.events: collections.deque[Event] = collections.deque()
-        self.is_tls = False
+        self.is_tls = isinstance(sock, ssl.SSLSocket)
+        # The TLS handshake runs in a worker, never in the accept loop, and parks
+        # like a slow request head when the client is slow to send its hello.
+        self.needs_handshake = self.is_tls
         self.is_closed = False
         self.deadline = 0.0
         self.request_started = time.monotonic()  # the header timeout counts from here
@@ -170,14 +175,43 @@ class Connection:
     def _receive(self) -> bytes | None:
         """Bytes from the client, or None after parking the connection."""
         context = self.context
+        sock = self.sock
         try:
+            if self.is_tls:
+                return self._receive_tls()
             if context.pool.has_waiting_jobs() or context.draining:
                 # Others wait for a worker: do not linger on this client.
-                return self.sock.recv(context.limits.recv_bytes, socket.MSG_DONTWAIT)
-            return self.sock.recv(context.limits.recv_bytes)  # waits <= linger_s
+                return sock.recv(context.limits.recv_bytes, socket.MSG_DONTWAIT)
+            return sock.recv(context.limits.recv_bytes)  # waits <= linger_s
         except _EAGAIN_ERRORS:
             self._park()
             return None
+
+    def _receive_tls(self) -> bytes | None:
+        sock = self.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        if self.needs_handshake:
+            if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
+                self.close()  # a client that never finishes its hello
+                return None
+            try:
+                sock.do_handshake()
+            except ssl.SSLError as error:
+                if isinstance(error, ssl.SSLWantReadError):
+                    raise
+                logger.debug("TLS handshake failed from %s: %s", self.client_address[0], error)
+                self.close()
+                return None
+            self.needs_handshake = False
+        context = self.context
+        # Decrypted bytes may wait inside the SSL object, where epoll cannot see
+        # them: read those before ever parking.
+        if not sock.pending() and (context.pool.has_waiting_jobs() or context.draining):
+            poller = select.poll()  # poll, not select: fds past 1024 are normal here
+            poller.register(self.fd, select.POLLIN)
+            if not poller.poll(0):
+                raise ssl.SSLWantReadError()
+        return sock.recv(context.limits.recv_bytes)
 
     def _park(self) -> None:
         context = self.context

@@ -9,6 +9,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.server import Server
 from barehttp.server.signals import install_shutdown_signals
+from barehttp.server.tls import RedirectToHTTPS, make_server_context
 
 
 def serve(
@@ -19,11 +20,37 @@ def serve(
     limits: Limits | None = None,
     access_log: bool = True,
     on_shutdown: list[Callable[[], None]] | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    redirect_http_port: int | None = None,
 ) -> None:
-    """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain."""
-    server = Server(handler, host=host, port=port, limits=limits, access_log=access_log)
+    """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
+
+    With ``certfile`` (and ``keyfile`` unless the key is in the same file) the
+    server speaks HTTPS; ``redirect_http_port`` then also answers plain HTTP on
+    that port with a 308 to the HTTPS URL.
+    """
+    ssl_context = make_server_context(certfile, keyfile) if certfile else None
+    server = Server(
+        handler,
+        host=host,
+        port=port,
+        limits=limits,
+        access_log=access_log,
+        ssl_context=ssl_context,
+    )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
+    if ssl_context is not None and redirect_http_port is not None:
+        redirect = Server(
+            RedirectToHTTPS(port), host=host, port=redirect_http_port, access_log=access_log
+        )
+        redirect.start()
+
+        def stop_redirect() -> None:
+            redirect.shutdown(timeout=1.0)
+
+        server.add_shutdown_hook(stop_redirect)
     server.start()
     if threading.current_thread() is threading.main_thread():
         install_shutdown_signals(server)

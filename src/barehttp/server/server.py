@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -37,6 +38,7 @@ class Server:
         limits: Limits | None = None,
         access_log: bool = True,
         listeners: list[socket.socket] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -44,6 +46,7 @@ class Server:
         self.limits = limits or Limits()
         self.access_log = access_log
         self._listeners = listeners
+        self.ssl_context = ssl_context
         self._acceptors: list[Acceptor] = []
         self._hooks: list[ShutdownHook] = []
         self._shutdown_requested = threading.Event()
@@ -85,7 +88,9 @@ class Server:
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
         for host, port in self.addresses:
-            logger.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
+            scheme = "https" if self.ssl_context else "http"
+            shown = f"[{host}]" if ":" in host else host
+            logger.info("listening on %s://%s:%d", scheme, shown, port)
 
     def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
         context = self.context
@@ -101,6 +106,11 @@ class Server:
             sock.close()
             return
         server_address = sock.getsockname()
+        if self.ssl_context is not None:
+            # No I/O here: the handshake happens in a worker (see Connection).
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
         connection = Connection(
             sock, client_address, (str(server_address[0]), int(server_address[1])), context
         )

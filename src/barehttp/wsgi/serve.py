@@ -9,6 +9,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.serve import serve
 from barehttp.server.server import Server
+from barehttp.server.tls import make_server_context
 from barehttp.server.workers import Supervisor, WorkerOptions
 from barehttp.wsgi.adapter import WSGIHandler
 
@@ -25,6 +26,9 @@ def serve_wsgi(
     workers: int = 1,
     max_requests: int = 0,
     max_requests_jitter: int = 0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    redirect_http_port: int | None = None,
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -42,8 +46,18 @@ def serve_wsgi(
         return WSGIHandler(application, root_path=root_path, multiprocess=workers > 1)
 
     if workers <= 1 and not max_requests:
-        serve(make_handler(), host=host, port=port, limits=limits, access_log=access_log)
+        serve(
+            make_handler(),
+            host=host,
+            port=port,
+            limits=limits,
+            access_log=access_log,
+            certfile=certfile,
+            keyfile=keyfile,
+            redirect_http_port=redirect_http_port,
+        )
         return 0
+    ssl_context = make_server_context(certfile, keyfile) if certfile else None
     supervisor = Supervisor(
         make_handler,
         host=host,
@@ -51,7 +65,11 @@ def serve_wsgi(
         limits=limits,
         options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
         make_server=lambda handler, listeners: Server(
-            handler, limits=limits, listeners=listeners, access_log=access_log
+            handler,
+            limits=limits,
+            listeners=listeners,
+            access_log=access_log,
+            ssl_context=ssl_context,
         ),
     )
     return supervisor.run()
