@@ -18,6 +18,8 @@ import select
 import socket
 import ssl
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from barehttp.protocol.errors import (
     BadRequest,
@@ -33,6 +35,7 @@ from barehttp.server.context import ServerContext
 from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
 
 logger = logging.getLogger("barehttp.server")
+_T = TypeVar("_T")
 
 # What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
 _EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
@@ -74,6 +77,8 @@ class Connection:
         # The TLS handshake runs in a worker, never in the accept loop, and parks
         # like a slow request head when the client is slow to send its hello.
         self.needs_handshake = self.is_tls
+        if self.is_tls:
+            sock.settimeout(context.limits.write_timeout_s)
         self.is_closed = False
         self.deadline = 0.0
         self.request_started = time.monotonic()  # the header timeout counts from here
@@ -195,7 +200,7 @@ class Connection:
                 self.close()  # a client that never finishes its hello
                 return None
             try:
-                sock.do_handshake()
+                self._tls_bounded_read(sock.do_handshake)
             except ssl.SSLError as error:
                 if isinstance(error, ssl.SSLWantReadError):
                     raise
@@ -211,7 +216,22 @@ class Connection:
             poller.register(self.fd, select.POLLIN)
             if not poller.poll(0):
                 raise ssl.SSLWantReadError()
-        return sock.recv(context.limits.recv_bytes)
+        return self._tls_bounded_read(lambda: sock.recv(context.limits.recv_bytes))
+
+    def _tls_bounded_read(self, operation: Callable[[], _T]) -> _T:
+        """Run a TLS read with the linger timeout, then restore the write timeout.
+
+        SO_RCVTIMEO does not bound reads on an SSLSocket (the ssl module retries
+        a blocking socket's EAGAIN forever), so TLS sockets use Python timeouts:
+        short for reads, so idle clients get parked; long for writes, since the
+        timeout of a TLS send is per record and a slow reader is not a dead one.
+        """
+        limits = self.context.limits
+        self.sock.settimeout(limits.linger_s)
+        try:
+            return operation()
+        finally:
+            self.sock.settimeout(limits.write_timeout_s)
 
     def _park(self) -> None:
         context = self.context
@@ -237,7 +257,10 @@ class Connection:
         give_up = time.monotonic() + limits.body_timeout_s
         while True:
             try:
-                data = self.sock.recv(limits.recv_bytes)
+                if self.is_tls:
+                    data = self._tls_bounded_read(lambda: self.sock.recv(limits.recv_bytes))
+                else:
+                    data = self.sock.recv(limits.recv_bytes)
             except _EAGAIN_ERRORS:
                 if time.monotonic() > give_up:
                     raise RequestTimeout("request body not received in time") from None
