@@ -149,6 +149,28 @@ def run_hello(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    from barehttp.server.serve import serve
+    from barehttp.web.app import App
+    from barehttp.web.static import StaticFiles
+
+    try:
+        files = StaticFiles(
+            args.directory,
+            listing=args.listing,
+            show_dotfiles=args.dotfiles,
+            cache_control=args.cache_control or None,
+        )
+    except ValueError as error:
+        logging.getLogger("barehttp").error("%s", error)
+        return 2
+    kwargs = server_kwargs(args)
+    app = App(limits=kwargs["limits"])
+    app.mount("/", files)  # also answers /favicon.ico from DIRECTORY
+    serve(app, **kwargs)
+    return 0
+
+
 def parse_worker_count(text: str) -> int:
     """``--workers``: a number, or ``auto``/``0`` for one per CPU."""
     from barehttp.server.workers import cpu_count
@@ -191,6 +213,28 @@ def build_parser() -> argparse.ArgumentParser:
     hello = commands.add_parser("hello", help="serve a built-in hello-world app")
     add_server_options(hello)
     hello.set_defaults(run=run_hello)
+
+    static = commands.add_parser("serve", help="serve a directory's files, with listings")
+    static.add_argument("directory", nargs="?", default=".", help="default: the current one")
+    static.add_argument(
+        "--listing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="HTML listing of directories without index.html (default on)",
+    )
+    static.add_argument(
+        "--dotfiles",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="serve and list names starting with '.' (default off)",
+    )
+    static.add_argument(
+        "--cache-control",
+        default="no-cache",
+        help="Cache-Control of files; '' for none (default no-cache: revalidate, get 304s)",
+    )
+    add_server_options(static)
+    static.set_defaults(run=run_serve)
 
     wsgi = commands.add_parser("wsgi", help="host a WSGI application (Flask, Django, ...)")
     wsgi.add_argument(

@@ -2,13 +2,16 @@
 
 from barehttp.web.app import App
 from barehttp.web.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
+from barehttp.web.file_response import FileResponse, serve_file
 from barehttp.web.forms import MultiDict
 from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, JSONResponse, RedirectResponse, Response
 from barehttp.web.router import Match, Router
+from barehttp.web.static import StaticFiles
 
 __all__ = [
     "App",
+    "FileResponse",
     "HTMLResponse",
     "JSONResponse",
     "Match",
@@ -19,5 +22,7 @@ __all__ = [
     "Request",
     "Response",
     "Router",
+    "StaticFiles",
     "UnsupportedMediaType",
+    "serve_file",
 ]

@@ -1,0 +1,315 @@
+"""StaticFiles: a directory tree served safely, for mounts and ``barehttp serve``.
+
+What a request may name, and why:
+
+* The path is percent-decoded exactly once, one segment at a time, so an encoded
+  slash (``%2f``) cannot join segments and a double encoding (``%252e``) stays
+  literal. Malformed escapes and non-UTF-8 bytes are 400.
+* Segments ``.`` and ``..``, empty segments (``//``: an absolute path), segments
+  holding ``\\`` (raw or ``%5c``) or NUL, and a leading drive letter (``C:``) are 404.
+  So are dotfiles, unless ``show_dotfiles``.
+* Symlinks may point anywhere inside the root. The target is resolved with
+  ``realpath`` and must lie under the root; the file is then opened with
+  ``O_NOFOLLOW``, and the path the kernel reports for the open descriptor
+  (``/proc/self/fd``) is checked again. A symlink swapped in between the check and
+  the open (TOCTOU) is therefore refused, never served.
+
+Every refusal is the same 404 as a missing file: nothing tells a prober which
+names exist outside the root.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import stat as stat_module
+from dataclasses import dataclass
+from urllib.parse import quote, unquote_to_bytes
+
+from barehttp.protocol.errors import BadRequest
+from barehttp.protocol.writer import format_http_date
+from barehttp.web.errors import MethodNotAllowed, NotFound
+from barehttp.web.file_response import DEFAULT_CACHE_CONTROL, guess_media_type, serve_file
+from barehttp.web.request import Request
+from barehttp.web.response import HTMLResponse, RedirectResponse, Response
+
+logger = logging.getLogger("barehttp.web")
+
+ALLOWED_METHODS = ("GET", "HEAD")
+# A listing past this many entries is cut short: the page for a directory of a
+# million files would cost seconds of CPU and megabytes per request.
+MAX_LISTING_ENTRIES = 10_000
+
+# O_NOFOLLOW: the last component must not be a symlink (one swapped in after the
+# realpath check). O_NONBLOCK: opening a FIFO in the tree must not hang a worker.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986 §2.1: "%" HEXDIG HEXDIG
+_DRIVE_LETTER = re.compile(r"[A-Za-z]:")
+_LISTING_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    fd: int
+    stat: os.stat_result
+    real_path: str
+
+
+class StaticFiles:
+    """A ``(Request) -> Response`` handler serving files under ``root``.
+
+    Mount it: ``app.mount("/images/", StaticFiles("./media/img"))``. It reads the
+    path from ``request.params["path"]`` (set by mounts and ``{path:path}`` routes),
+    or takes the whole request path when used as a plain route.
+
+    Args:
+        root: the directory served; resolved once, so it may itself be a symlink.
+        cache_control: the ``Cache-Control`` of file responses (None: none sent).
+        listing: answer a directory without ``index`` with an HTML listing.
+        show_dotfiles: serve and list names starting with ".".
+        index: the file served for a directory request (None: never).
+
+    Raises:
+        ValueError: ``root`` is not a directory.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        cache_control: str | None = DEFAULT_CACHE_CONTROL,
+        listing: bool = False,
+        show_dotfiles: bool = False,
+        index: str | None = "index.html",
+    ) -> None:
+        real_root = os.path.realpath(root)
+        if not os.path.isdir(real_root):
+            raise ValueError(f"static root is not a directory: {os.fspath(root)!r}")
+        if index is not None and (not index or "/" in index or index in (".", "..")):
+            raise ValueError(f"index must be a plain file name: {index!r}")
+        self.root = real_root
+        self.cache_control = cache_control
+        self.listing = listing
+        self.show_dotfiles = show_dotfiles
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"StaticFiles({self.root!r})"
+
+    def __call__(self, request: Request) -> Response:
+        if request.method not in ALLOWED_METHODS:
+            raise MethodNotAllowed(ALLOWED_METHODS)
+        names, wants_directory = self._requested_names(request)
+        opened = self._open_inside(os.path.join(self.root, *names))
+        mode = opened.stat.st_mode
+        if stat_module.S_ISREG(mode) and not wants_directory:
+            return self._serve(request, opened, names[-1])
+        try:
+            if not stat_module.S_ISDIR(mode):
+                raise NotFound()  # "file.txt/", or a device, FIFO or socket
+            if not wants_directory:
+                # Relative links in the page resolve against the slash form (RFC 3986 §5.2).
+                query = request.query_string
+                location = request.raw_path + "/" + (f"?{query}" if query else "")
+                return RedirectResponse(location, 301)
+            return self._answer_directory(request, opened, names)
+        finally:
+            os.close(opened.fd)
+
+    # -- the requested path ------------------------------------------------------
+
+    def _requested_names(self, request: Request) -> tuple[list[str], bool]:
+        """The decoded segments below the root, and whether the path ends with "/".
+
+        Raises:
+            BadRequest: malformed percent-encoding or non-UTF-8 bytes.
+            NotFound: any segment the module docstring lists as refused.
+        """
+        raw_path = request.raw_path
+        if not raw_path.startswith("/"):
+            raise NotFound()
+        if _MALFORMED_ESCAPE.search(raw_path):
+            raise BadRequest("malformed percent-encoding in path")
+        segments = [_decode_segment(segment) for segment in raw_path.split("/")[1:]]
+        # The router matched on the decoded path; with no slash inside any segment,
+        # its "path" parameter is exactly the last segments of ours.
+        suffix = request.params.get("path")
+        count = len(segments) if suffix is None else suffix.count("/") + 1
+        if count > len(segments):
+            raise NotFound()
+        segments = segments[len(segments) - count :]
+        if suffix is not None and "/".join(segments) != suffix:
+            raise NotFound()  # a route whose parameter does not end on a segment boundary
+        wants_directory = segments[-1] == ""
+        names = segments[:-1] if wants_directory else segments
+        for name in names:
+            if not name or name in (".", ".."):
+                raise NotFound()
+            if name.startswith(".") and not self.show_dotfiles:
+                raise NotFound()
+        if names and _DRIVE_LETTER.match(names[0]):
+            raise NotFound()  # "C:..." names another drive's root on Windows
+        return names, wants_directory
+
+    # -- opening -----------------------------------------------------------------
+
+    def _open_inside(self, path: str) -> _Opened:
+        """Open ``path`` if it resolves inside the root; see the module docstring.
+
+        Raises:
+            NotFound: outside the root, missing, unreadable, or swapped mid-check.
+        """
+        real_path = os.path.realpath(path)
+        if not self._is_servable(real_path):
+            raise NotFound()
+        try:
+            fd = os.open(real_path, _OPEN_FLAGS)
+        except OSError:  # missing, EACCES, ELOOP (a symlink swapped in), ENXIO (socket)
+            raise NotFound() from None
+        try:
+            stat = os.fstat(fd)
+            if not self._is_open_file_inside(fd, real_path, stat):
+                logger.warning("file under %s changed while being opened", self.root)
+                raise NotFound()
+        except BaseException:
+            os.close(fd)
+            raise
+        return _Opened(fd, stat, real_path)
+
+    def _is_servable(self, real_path: str) -> bool:
+        """Inside the root, and not hidden there (a symlink may lead into ".git")."""
+        if not self._is_inside(real_path):
+            return False
+        if self.show_dotfiles:
+            return True
+        below_root = real_path[len(self.root) :].split(os.sep)
+        return not any(part.startswith(".") for part in below_root)
+
+    def _is_inside(self, real_path: str) -> bool:
+        try:
+            return os.path.commonpath([self.root, real_path]) == self.root
+        except ValueError:  # different drives (Windows)
+            return False
+
+    def _is_open_file_inside(self, fd: int, real_path: str, stat: os.stat_result) -> bool:
+        """Re-check, after the open, that the descriptor is the file that was checked."""
+        try:
+            # Linux: the kernel's own path for what was actually opened.
+            return self._is_inside(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+        # Elsewhere: resolve again and compare identities (device and inode).
+        again = os.path.realpath(real_path)
+        try:
+            current = os.stat(again)
+        except OSError:
+            return False
+        same_file = (current.st_dev, current.st_ino) == (stat.st_dev, stat.st_ino)
+        return same_file and self._is_inside(again)
+
+    # -- answering ----------------------------------------------------------------
+
+    def _serve(self, request: Request, opened: _Opened, name: str) -> Response:
+        file = os.fdopen(opened.fd, "rb")  # owns the descriptor from here
+        return serve_file(
+            request,
+            file,
+            media_type=guess_media_type(name),
+            cache_control=self.cache_control,
+            stat=opened.stat,
+        )
+
+    def _answer_directory(self, request: Request, directory: _Opened, names: list[str]) -> Response:
+        if self.index is not None:
+            try:
+                index = self._open_inside(os.path.join(directory.real_path, self.index))
+            except NotFound:
+                pass
+            else:
+                if stat_module.S_ISREG(index.stat.st_mode):
+                    return self._serve(request, index, self.index)
+                os.close(index.fd)
+        if not self.listing:
+            raise NotFound()
+        return HTMLResponse(
+            self._render_listing(request.path, directory, is_root=not names),
+            200,
+            [
+                ("Cache-Control", "no-cache"),  # listings change; always revalidate
+                ("X-Content-Type-Options", "nosniff"),
+                ("Content-Security-Policy", _LISTING_POLICY),
+            ],
+        )
+
+    def _render_listing(self, title: str, directory: _Opened, *, is_root: bool) -> str:
+        """An HTML table of entries: escaped, URL-quoted, directories first with "/"."""
+        entries: list[tuple[bool, str, os.stat_result]] = []
+        truncated = False
+        # Listing through the open descriptor: the directory read is the one checked.
+        with os.scandir(directory.fd) as scan:
+            for entry in scan:
+                if len(entries) >= MAX_LISTING_ENTRIES:
+                    truncated = True
+                    break
+                if entry.name.startswith(".") and not self.show_dotfiles:
+                    continue
+                try:
+                    entry_stat = entry.stat()  # follows symlinks
+                    if entry.is_symlink():
+                        target = os.path.realpath(os.path.join(directory.real_path, entry.name))
+                        if not self._is_servable(target):
+                            continue  # would be refused anyway: do not advertise it
+                except OSError:
+                    continue  # a dangling symlink or an entry removed meanwhile
+                is_dir = stat_module.S_ISDIR(entry_stat.st_mode)
+                entries.append((is_dir, entry.name, entry_stat))
+        entries.sort(key=lambda item: (not item[0], item[1].casefold(), item[1]))
+        escaped_title = html.escape(title)
+        rows = [] if is_root else ['<tr><td><a href="../">../</a></td><td></td><td></td></tr>']
+        for is_dir, name, entry_stat in entries:
+            raw_name = os.fsencode(name)  # names need not be UTF-8 on disk
+            href = quote(raw_name, safe="") + ("/" if is_dir else "")
+            text = html.escape(raw_name.decode("utf-8", "replace")) + ("/" if is_dir else "")
+            size = "-" if is_dir else str(entry_stat.st_size)
+            modified = format_http_date(entry_stat.st_mtime)
+            rows.append(
+                f'<tr><td><a href="{html.escape(href)}">{text}</a></td>'
+                f"<td>{size}</td><td>{modified}</td></tr>"
+            )
+        if truncated:
+            rows.append(f"<tr><td>(only the first {MAX_LISTING_ENTRIES} entries)</td></tr>")
+        body = "\n".join(rows)
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            f"<title>Index of {escaped_title}</title>"
+            "<style>body{font-family:sans-serif}td{padding:0 1em 0 0}</style></head>\n"
+            f"<body><h1>Index of {escaped_title}</h1>\n"
+            "<table>\n"
+            "<tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n"
+            f"{body}\n</table></body></html>\n"
+        )
+
+
+def _decode_segment(segment: str) -> str:
+    """One path segment, percent-decoded once; refuses what could leave the segment.
+
+    Raises:
+        NotFound: a slash, backslash or NUL, raw or encoded.
+        BadRequest: bytes that are not UTF-8 (including overlong forms like ``%c0%ae``).
+    """
+    # latin-1 recovers the bytes the parser decoded; see RequestHead.target.
+    data = unquote_to_bytes(segment.encode("latin-1"))
+    if b"/" in data or b"\\" in data or b"\x00" in data:
+        raise NotFound()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request path is not valid UTF-8") from None
