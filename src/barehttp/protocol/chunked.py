@@ -65,13 +65,18 @@ class ChunkedDecoder:
                 self._accept_trailer_line(line)
 
     def _check_partial_line(self, buffer: bytearray) -> None:
+        """Refuse a line that is already too long before its CRLF arrives."""
         if self.state is ChunkState.DATA_END:
             if len(buffer) >= 2 or bytes(buffer[:1]) not in (b"", b"\r"):
                 raise BadRequest("chunk data longer than its declared size")
-        elif self.state is ChunkState.SIZE_LINE:
-            if len(buffer) > self._limits.max_chunk_line_bytes:
+            return
+        # A CR at the end may start the line's CRLF, so it does not count as content:
+        # the same line must be refused (or not) whether or not it arrives in pieces.
+        content = len(buffer) - (buffer[-1:] == b"\r")
+        if self.state is ChunkState.SIZE_LINE:
+            if content > self._limits.max_chunk_line_bytes:
                 raise BadRequest("chunk size line too long")
-        elif self._trailer_bytes + len(buffer) > self._limits.max_trailer_bytes:
+        elif content and self._trailer_bytes + content + 2 > self._limits.max_trailer_bytes:
             raise HeaderFieldsTooLarge("trailer section too large")
 
     def _accept_size_line(self, line: bytes) -> None:

@@ -35,6 +35,9 @@ REQUEST_LINE = re.compile(
 # well-formed but unsupported version (505) from garbage (400).
 ANY_HTTP_VERSION = re.compile(rb"HTTP/[0-9]+\.[0-9]+")
 
+# RFC 9112 §2.2: a line feed not preceded by CR (a "bare LF"), which we refuse.
+BARE_LF = re.compile(rb"(?<!\r)\n")
+
 # RFC 9112 §7.1: chunk-size = 1*HEXDIG. We bound it to 16 digits (64 bits):
 # longer sizes are an overflow attempt, never a real body.
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")

@@ -32,7 +32,6 @@ from barehttp.protocol.headers import Headers
 from barehttp.protocol.limits import Limits
 
 _END_OF_HEAD = b"\r\n\r\n"
-_END_WITHOUT_TRAILERS = EndOfMessage(Headers())
 _FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "expect", "host"})
 _NONE: list[str] = []
 
@@ -93,7 +92,7 @@ class RequestParser:
                     self._remaining = head.content_length
                     self.state = ParseState.FIXED_BODY
                 else:
-                    events.append(_END_WITHOUT_TRAILERS)
+                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
                     self.state = ParseState.DONE
             elif state is ParseState.FIXED_BODY:
                 if not self._buffer:
@@ -103,7 +102,7 @@ class RequestParser:
                 del self._buffer[:take]
                 self._remaining -= take
                 if self._remaining == 0:
-                    events.append(_END_WITHOUT_TRAILERS)
+                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
                     self.state = ParseState.DONE
             elif state is ParseState.CHUNKED_BODY:
                 assert self._chunked is not None
@@ -127,11 +126,14 @@ class RequestParser:
             del buffer[:2]
         end = buffer.find(_END_OF_HEAD, self._scan_from)
         if end == -1:
-            self._check_incomplete_head()
+            self._check_incomplete_head(buffer)
             # The terminator may straddle this feed and the next one.
             self._scan_from = max(0, len(buffer) - 3)
             return None
         head_bytes = bytes(buffer[:end])
+        if head_bytes.count(b"\n") != head_bytes.count(b"\r\n"):
+            # A bare LF: raise what a reader fed one byte at a time would have raised.
+            self._check_incomplete_head(head_bytes + b"\r\n\r")
         del buffer[: end + 4]
         self._scan_from = 0
         line_end = head_bytes.find(b"\r\n")
@@ -147,23 +149,38 @@ class RequestParser:
         headers = _parse_field_block(field_block, limits.max_header_count) if field_block else []
         return _build_head(method, target, version, headers, limits)
 
-    def _check_incomplete_head(self) -> None:
-        """Enforce size limits and line endings before the head is complete."""
-        buffer = self._buffer
+    def _check_incomplete_head(self, head: bytes | bytearray) -> None:
+        """Enforce size limits and line endings on a head whose end has not arrived.
+
+        Each rule is broken at one byte: the first past a size limit, or a bare LF.
+        When ``head`` breaks several, the earliest such byte decides the status, so a
+        client gets the same answer however its bytes were split between reads.
+        """
         limits = self._limits
-        line_end = buffer.find(b"\n")
-        if line_end == -1:
-            if len(buffer) > limits.max_request_line_bytes:
-                raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
-            return
-        if line_end > limits.max_request_line_bytes + 1:
-            raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
-        if len(buffer) - line_end > limits.max_header_bytes + 4:
-            raise HeaderFieldsTooLarge(f"header section over {limits.max_header_bytes} bytes")
+        never = len(head)
+        line_end = head.find(b"\n")
+        max_line = limits.max_request_line_bytes
+        line_over = never
+        if line_end == -1 or line_end > max_line:
+            # The byte after max_line bytes is one too many, unless it is the CR of
+            # the CRLF that ends the line.
+            line_over = max_line + 1 if head[max_line : max_line + 1] == b"\r" else max_line
+            if line_over == line_end:
+                line_over = never
+        # Up to three bytes at the end may be the start of the final CRLF CRLF.
+        header_over = line_end + limits.max_header_bytes + 4 if line_end != -1 else never
         # RFC 9112 §2.2 lets a recipient accept a bare LF as a line end; we refuse it
         # so that we never disagree with a proxy in front of us about where the head ends.
-        if buffer.find(b"\n\n") != -1 or buffer[line_end - 1 : line_end] != b"\r":
-            raise BadRequest("bare LF in request head; lines must end with CRLF")
+        bare_lf = grammar.BARE_LF.search(head)
+        bare_lf_at = bare_lf.start() if bare_lf is not None else never
+        first = min(line_over, header_over, bare_lf_at)
+        if first >= never:
+            return
+        if first == line_over:
+            raise URITooLong(f"request line longer than {limits.max_request_line_bytes} bytes")
+        if first == header_over:
+            raise HeaderFieldsTooLarge(f"header section over {limits.max_header_bytes} bytes")
+        raise BadRequest("bare LF in request head; lines must end with CRLF")
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:
@@ -254,8 +271,9 @@ def _build_head(
             raise ContentTooLarge(f"request body over {limits.max_body_bytes} bytes")
 
     options = _comma_list(connection)
-    # RFC 9112 §9.3: 1.1 is persistent unless "close"; 1.0 only with "keep-alive".
-    keep_alive = "close" not in options if is_http11 else "keep-alive" in options
+    # RFC 9112 §9.3: "close" always ends the connection; otherwise 1.1 is persistent
+    # and 1.0 only with "keep-alive".
+    keep_alive = "close" not in options and (is_http11 or "keep-alive" in options)
 
     expects_continue = False
     if expect:
@@ -306,9 +324,14 @@ def _split_target(method: str, target: str, fields: list[tuple[str, str]]) -> tu
         raise BadRequest("request target must be origin-form or an absolute http(s) URI")
     # §3.2.2: with absolute-form the server MUST ignore Host and use the target's authority.
     authority = match.group("authority")
+    if not authority:  # RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid
+        raise BadRequest("absolute-form target without a host")
     for index, (name, _) in enumerate(fields):
         if name == "host":
             fields[index] = ("host", authority)
+            break
+    else:  # an HTTP/1.0 request may come without Host
+        fields.append(("host", authority))
     rest = match.group("rest") or "/"
     path, _, query = rest.partition("?")
     return path or "/", query

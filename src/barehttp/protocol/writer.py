@@ -102,7 +102,13 @@ def format_head(
 
 
 def encode_chunk(data: bytes) -> bytes:
-    """One chunk of the chunked coding (RFC 9112 §7.1)."""
+    """One chunk of the chunked coding (RFC 9112 §7.1).
+
+    Empty ``data`` encodes to nothing: a zero-size chunk is the last-chunk marker,
+    and writing one early would end the body and desynchronise the connection.
+    """
+    if not data:
+        return b""
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 

@@ -1,0 +1,116 @@
+"""Header section rules: RFC 9110 §5, RFC 9112 §3.2 and §5."""
+
+from __future__ import annotations
+
+import pytest
+
+from barehttp.protocol.headers import Headers
+from tests.protocol.helpers import bytewise, parse_error, parse_one, request
+
+
+def test_rejects_missing_host_in_http11() -> None:
+    assert parse_error(request("GET / HTTP/1.1", host=False)).status == 400
+
+
+def test_accepts_missing_host_in_http10() -> None:
+    head = parse_one(request("GET / HTTP/1.0", host=False)).head
+    assert head.http_version == "HTTP/1.0"
+    assert "host" not in head.headers
+
+
+def test_accepts_empty_host_value() -> None:
+    # RFC 9112 §3.2: an empty Host is allowed when the target has no authority.
+    head = parse_one(request("GET / HTTP/1.1", "Host:", host=False)).head
+    assert head.headers.get_all("host") == [""]
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_rejects_duplicate_host(version: str) -> None:
+    assert parse_error(request(f"GET / {version}", "Host: other.test")).status == 400
+
+
+def test_rejects_duplicate_host_differing_in_case() -> None:
+    assert parse_error(request("GET / HTTP/1.1", "HOST: example.com")).status == 400
+
+
+MALFORMED_FIELD_LINES = [
+    pytest.param(" X-Folded: yes", id="obs-fold-space"),
+    pytest.param("\tX-Folded: yes", id="obs-fold-tab"),
+    pytest.param("X-Name : value", id="space-before-colon"),
+    pytest.param("X-Name\t: value", id="tab-before-colon"),
+    pytest.param("X Name: value", id="space-in-name"),
+    pytest.param(": value", id="empty-name"),
+    pytest.param("X-No-Colon", id="no-colon"),
+    pytest.param("X-Näme: value", id="non-ascii-name"),
+    pytest.param("X-(Name): value", id="separator-in-name"),
+    pytest.param("X-Value: a\x00b", id="nul-in-value"),
+    pytest.param("X-Value: a\rb", id="cr-in-value"),
+    pytest.param("X-Value: a\x01b", id="control-in-value"),
+    pytest.param("X-Value: a\x1bb", id="escape-in-value"),
+    pytest.param("X-Value: a\x7fb", id="del-in-value"),
+    pytest.param("X-Value: a\r", id="cr-at-end-of-value"),
+]
+
+
+@pytest.mark.parametrize("line", MALFORMED_FIELD_LINES)
+def test_rejects_malformed_field_line(line: str) -> None:
+    data = request("GET / HTTP/1.1", line)
+    assert parse_error(data).status == 400
+    assert parse_error(data, bytewise(data)).status == 400
+
+
+def test_rejects_obs_fold_continuing_previous_field() -> None:
+    data = request("GET / HTTP/1.1", "X-Long: part one", "  part two")
+    assert parse_error(data).status == 400
+
+
+def test_rejects_whitespace_before_first_field() -> None:
+    # RFC 9112 §2.2: whitespace between the start-line and the first field.
+    data = b"GET / HTTP/1.1\r\n Host: example.com\r\n\r\n"
+    assert parse_error(data).status == 400
+
+
+# (field line, expected value)
+FIELD_VALUES = [
+    pytest.param("X-Value: plain", "plain", id="plain"),
+    pytest.param("X-Value:plain", "plain", id="no-ows"),
+    pytest.param("X-Value: \t plain \t ", "plain", id="ows-trimmed"),
+    pytest.param("X-Value:   ", "", id="only-ows"),
+    pytest.param("X-Value: a  b\tc", "a  b\tc", id="inner-whitespace-kept"),
+    pytest.param("X-Value: caf\xe9", "caf\xe9", id="obs-text-latin-1"),
+    pytest.param("X-Value: a:b:c", "a:b:c", id="colon-in-value"),
+]
+
+
+@pytest.mark.parametrize(("line", "value"), FIELD_VALUES)
+def test_trims_ows_around_field_value(line: str, value: str) -> None:
+    head = parse_one(request("GET / HTTP/1.1", line)).head
+    assert head.headers.get_all("x-value") == [value]
+
+
+def test_lowercases_field_names() -> None:
+    head = parse_one(request("GET / HTTP/1.1", "X-MiXeD-Case: v", "ACCEPT: */*")).head
+    assert head.headers.items() == [
+        ("host", "example.com"),
+        ("x-mixed-case", "v"),
+        ("accept", "*/*"),
+    ]
+    assert head.headers.get("X-Mixed-CASE") == "v"
+    assert "ACCEPT" in head.headers
+
+
+def test_keeps_repeated_fields_in_order_and_joins_them() -> None:
+    data = request("GET / HTTP/1.1", "Accept: a", "X-Other: o", "accept: b", "ACCEPT: c")
+    headers = parse_one(data).head.headers
+    assert headers.get_all("accept") == ["a", "b", "c"]
+    assert headers.get("accept") == "a, b, c"  # RFC 9110 §5.3
+    assert [name for name, _ in headers] == ["host", "accept", "x-other", "accept", "accept"]
+    assert len(headers) == 5
+
+
+def test_headers_get_returns_default_when_absent() -> None:
+    headers = Headers([("a", "1")])
+    assert headers.get("b") is None
+    assert headers.get("b", "fallback") == "fallback"
+    assert headers.get_all("b") == []
+    assert 1 not in headers
