@@ -1,0 +1,205 @@
+"""The Storage protocol, its value types and its errors; every backend implements these."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Upper bound for a credit limit or a single cost. It keeps every sum far below the
+# 64-bit integers that SQLite and PostgreSQL store, so `used + cost` can never overflow.
+MAX_CREDITS = 1_000_000_000
+
+
+class StorageError(Exception):
+    """A storage operation failed; the message is safe to log, not meant for end users."""
+
+
+class UsernameTaken(StorageError):
+    """Sign-up with a username that already exists, ignoring case."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username already taken: {username!r}")
+        self.username = username
+
+
+class UserNotFound(StorageError):
+    """An operation named a user (by id or username) that does not exist."""
+
+    def __init__(self, user: int | str) -> None:
+        super().__init__(f"no such user: {user!r}")
+        self.user = user
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer release; this code must not write to it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """One account. `username` keeps the case it was created with."""
+
+    id: int
+    username: str
+    email: str
+    password_hash: str = field(repr=False)  # kept out of logs and tracebacks
+    credits_used: int
+    credits_limit: int
+    created_at: float  # Unix time, seconds
+
+    @property
+    def credits_remaining(self) -> int:
+        """Credits still available; never negative, even after the limit was lowered."""
+        return max(0, self.credits_limit - self.credits_used)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """A signed-in session. Only the SHA-256 of the client's token is ever stored."""
+
+    token_hash: bytes = field(repr=False)
+    user_id: int
+    csrf_token: str = field(repr=False)
+    created_at: float  # Unix time, seconds
+    expires_at: float  # Unix time, seconds; refused from this instant on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """A user's credit counter after a successful spend."""
+
+    credits_used: int
+    credits_limit: int
+
+    @property
+    def credits_remaining(self) -> int:
+        """Credits still available."""
+        return max(0, self.credits_limit - self.credits_used)
+
+
+class FailureScope(enum.Enum):
+    """What a failed sign-in is counted against."""
+
+    USERNAME = "username"
+    ADDRESS = "address"
+
+
+class Storage(Protocol):
+    """Accounts, sessions, sign-in failures and quota. All SQL lives behind this interface.
+
+    Usernames compare ignoring ASCII case (usernames are ASCII by validation). Times are
+    Unix seconds supplied by the caller, so tests can inject a clock.
+    Implementations must be safe to call from many threads at once.
+    """
+
+    # Accounts.
+    def create_user(
+        self,
+        *,
+        username: str,
+        email: str,
+        password_hash: str,
+        credits_limit: int,
+        created_at: float,
+    ) -> User:
+        """Insert a user with `credits_used` 0. Raises `UsernameTaken`."""
+        ...
+
+    def get_user(self, user_id: int) -> User | None:
+        """The user with this id, or None."""
+        ...
+
+    def find_user(self, username: str) -> User | None:
+        """The user with this username ignoring case, or None."""
+        ...
+
+    def list_users(self) -> list[User]:
+        """Every user, ordered by id."""
+        ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's stored hash (rehash on new parameters). Raises `UserNotFound`."""
+        ...
+
+    def set_credits_limit(self, username: str, credits_limit: int) -> User:
+        """Set the limit of the user named (ignoring case). Raises `UserNotFound`."""
+        ...
+
+    # Quota.
+    def spend_credits(self, user_id: int, cost: int) -> Usage | None:
+        """Atomically add `cost` to `credits_used` if it stays within the limit.
+
+        Returns the new usage, or None when the quota would be exceeded.
+        Raises `UserNotFound`, and `ValueError` unless 0 < cost <= MAX_CREDITS.
+        """
+        ...
+
+    # Sessions.
+    def create_session(self, session: Session) -> None:
+        """Store a new session. Raises `UserNotFound` if its user does not exist."""
+        ...
+
+    def get_session(self, token_hash: bytes) -> Session | None:
+        """The session with this token hash, expired or not, or None."""
+        ...
+
+    def delete_session(self, token_hash: bytes) -> bool:
+        """Delete one session; True if it existed."""
+        ...
+
+    def delete_user_sessions(self, user_id: int) -> int:
+        """Delete every session of a user; returns how many."""
+        ...
+
+    def delete_expired_sessions(self, now: float) -> int:
+        """Delete sessions with `expires_at <= now`; returns how many."""
+        ...
+
+    # Sign-in failures.
+    def record_login_failure(self, scope: FailureScope, key: str, failed_at: float) -> None:
+        """Remember one failed sign-in counted against `key` (a username or an address)."""
+        ...
+
+    def recent_login_failures(
+        self, scope: FailureScope, key: str, since: float, limit: int
+    ) -> list[float]:
+        """Times of failures against `key` later than `since`, newest first, at most `limit`."""
+        ...
+
+    def clear_login_failures(self, scope: FailureScope, key: str) -> int:
+        """Forget every failure against `key`; returns how many."""
+        ...
+
+    def delete_login_failures_before(self, before: float) -> int:
+        """Forget failures at or before `before`; returns how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Later calls raise `StorageError`."""
+        ...
+
+
+def check_cost(cost: int) -> None:
+    """Reject anything but an int in 1..MAX_CREDITS (bool too, though it is an int).
+
+    Raises:
+        ValueError: for any other value; a zero or negative cost would mint credits.
+    """
+    if isinstance(cost, bool) or not isinstance(cost, int) or not 0 < cost <= MAX_CREDITS:
+        raise ValueError(f"cost must be an integer from 1 to {MAX_CREDITS}, got {cost!r}")
+
+
+def check_credits_limit(credits_limit: int) -> None:
+    """Reject anything but an int in 0..MAX_CREDITS.
+
+    Raises:
+        ValueError: for any other value.
+    """
+    if (
+        isinstance(credits_limit, bool)
+        or not isinstance(credits_limit, int)
+        or not 0 <= credits_limit <= MAX_CREDITS
+    ):
+        raise ValueError(
+            f"credit limit must be an integer from 0 to {MAX_CREDITS}, got {credits_limit!r}"
+        )
