@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.protocol.limits import Limits
+
+if TYPE_CHECKING:
+    from barehttp.storage.sqlite import SQLiteStorage
 
 DEFAULT_LIMITS = Limits()
 
@@ -184,13 +188,16 @@ def parse_worker_count(text: str) -> int:
 
 
 def run_wsgi(args: argparse.Namespace) -> int:
-    from barehttp.wsgi.loader import AppLoadError, load_app
+    from barehttp.wsgi.loader import AppLoadError, check_app, load_app
     from barehttp.wsgi.serve import serve_wsgi
 
     spec: str = args.app
     chdir: str | None = args.chdir
-    try:
-        load_app(spec, chdir=chdir)  # fail fast, before binding or forking
+    try:  # fail fast, before binding or forking
+        if args.workers > 1 or args.max_requests:
+            check_app(spec, chdir=chdir)  # workers import it themselves: SIGHUP reloads code
+        else:
+            load_app(spec, chdir=chdir)
     except AppLoadError as error:
         logging.getLogger("barehttp").error("%s", error)
         return 2
@@ -202,6 +209,88 @@ def run_wsgi(args: argparse.Namespace) -> int:
         max_requests=args.max_requests,
         max_requests_jitter=args.max_requests_jitter,
     )
+
+
+DEFAULT_DB = "./barehttp.db"
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from barehttp.app.web_app import create_app
+    from barehttp.server.serve import serve
+    from barehttp.storage.base import StorageError
+    from barehttp.storage.sqlite import SQLiteStorage
+
+    kwargs = server_kwargs(args)
+    try:
+        storage = SQLiteStorage(args.db)
+    except (StorageError, ValueError) as error:
+        logging.getLogger("barehttp").error("cannot open database %s: %s", args.db, error)
+        return 1
+    app = create_app(storage, limits=kwargs["limits"])
+    # Closed only after in-flight requests finished: they may still be writing.
+    serve(app, **kwargs, on_shutdown=[storage.close])
+    return 0
+
+
+def run_users_list(args: argparse.Namespace) -> int:
+    from barehttp.app.admin import list_users
+
+    storage = _open_existing_db(args.db)
+    if storage is None:
+        return 1
+    with storage:
+        users = list_users(storage)
+    rows = [("ID", "USERNAME", "EMAIL", "USED", "LIMIT")]
+    rows += [
+        (str(user.id), user.username, user.email, str(user.credits_used), str(user.credits_limit))
+        for user in users
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    if not users:
+        sys.stdout.write("(no users)\n")
+    return 0
+
+
+def run_users_set_limit(args: argparse.Namespace) -> int:
+    from barehttp.app.admin import set_limit
+    from barehttp.storage.base import MAX_CREDITS, UserNotFound
+
+    try:
+        limit = int(args.limit)
+    except ValueError:
+        limit = -1
+    if not 0 <= limit <= MAX_CREDITS:
+        sys.stderr.write(f"barehttp: limit must be a whole number from 0 to {MAX_CREDITS}\n")
+        return 2
+    storage = _open_existing_db(args.db)
+    if storage is None:
+        return 1
+    with storage:
+        try:
+            user = set_limit(storage, args.name, limit)
+        except UserNotFound:
+            sys.stderr.write(f"barehttp: no such user: {args.name}\n")
+            return 1
+    sys.stdout.write(f"{user.username}: limit {user.credits_limit}, used {user.credits_used}\n")
+    return 0
+
+
+def _open_existing_db(path: str) -> SQLiteStorage | None:
+    """The SQLiteStorage at ``path``, or None after an error message; never creates one."""
+    from barehttp.storage.base import StorageError
+    from barehttp.storage.sqlite import SQLiteStorage
+
+    if not os.path.isfile(path):
+        sys.stderr.write(f"barehttp: no database at {path} (start `barehttp app` first)\n")
+        return None
+    try:
+        return SQLiteStorage(path)
+    except (StorageError, ValueError) as error:
+        sys.stderr.write(f"barehttp: cannot open database {path}: {error}\n")
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +353,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="random extra requests per worker, so they do not recycle together",
     )
     wsgi.set_defaults(run=run_wsgi)
+
+    app = commands.add_parser("app", help="run the accounts web app (SQLite storage)")
+    add_server_options(app, default_port=8080)
+    app.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    app.set_defaults(run=run_app)
+
+    users = commands.add_parser("users", help="accounts app administration")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    list_parser = user_commands.add_parser("list", help="every user with usage and limit")
+    list_parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    list_parser.set_defaults(run=run_users_list)
+    set_limit_parser = user_commands.add_parser("set-limit", help="set a user's credit limit")
+    set_limit_parser.add_argument("name", help="username (case does not matter)")
+    set_limit_parser.add_argument("limit", metavar="N", help="the new credit limit")
+    set_limit_parser.add_argument(
+        "--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
+    )
+    set_limit_parser.set_defaults(run=run_users_set_limit)
     return parser
 
 

@@ -1,0 +1,123 @@
+"""Session cookie, CSRF tokens and the same-origin check of the web app.
+
+CSRF defence, in layers:
+
+* Every cookie is ``SameSite=Lax``: browsers leave it off cross-site POSTs.
+* A POST whose ``Origin`` names another origin (or ``null``) is refused with 403.
+* Forms of a signed-in user carry the session's CSRF token (stored with the
+  session); forms of a visitor (sign-up, sign-in) carry a double-submit token that
+  must equal the ``csrf`` cookie. Either mismatch is 403.
+* The JSON API takes only ``Content-Type: application/json``, which a cross-site
+  page cannot send without a CORS preflight that this server never approves.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from urllib.parse import urlsplit
+
+from barehttp.app.sessions import CSRF_TOKEN_BYTES
+from barehttp.protocol.errors import HTTPError
+from barehttp.storage.base import Session
+from barehttp.web.forms import MultiDict
+from barehttp.web.request import Request
+from barehttp.web.response import Response
+
+SESSION_COOKIE = "session"
+CSRF_COOKIE = "csrf"  # the visitor's double-submit token
+CSRF_FIELD = "csrf_token"  # the hidden form field carrying either token
+# token_urlsafe output: the only shape accepted back from the cookie, so a hostile
+# cookie value can never reach the page (it is echoed into the hidden field).
+_CSRF_TOKEN = re.compile(r"[A-Za-z0-9_\-]{32,128}")
+
+
+class Forbidden(HTTPError):
+    """403: a forged or stale form, or a request from another origin."""
+
+    status = 403
+    reason = "Forbidden"
+
+
+def session_token(request: Request) -> str | None:
+    """The session cookie's value, if any (validity is the session manager's job)."""
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def set_session_cookie(response: Response, request: Request, token: str, max_age_s: int) -> None:
+    """Hand the browser its session token: unreadable to scripts, not sent cross-site."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age_s,
+        path="/",
+        secure=request.is_tls,  # over HTTPS never sent back in clear text
+        httponly=True,  # injected script cannot read it
+        samesite="Lax",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=request.is_tls)
+
+
+def visitor_csrf_token(request: Request) -> tuple[str, bool]:
+    """The visitor's double-submit token and whether it is new (then set the cookie)."""
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    if _CSRF_TOKEN.fullmatch(existing):
+        return existing, False
+    return secrets.token_urlsafe(CSRF_TOKEN_BYTES), True
+
+
+def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
+    # No Max-Age: it lives as long as the browser session; the form is filled in well before.
+    response.set_cookie(
+        CSRF_COOKIE, token, path="/", secure=request.is_tls, httponly=True, samesite="Lax"
+    )
+
+
+def check_visitor_csrf(request: Request, form: MultiDict) -> None:
+    """The form's token must equal the ``csrf`` cookie (double submit).
+
+    Raises:
+        Forbidden: either is missing, malformed, or they differ.
+    """
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    submitted = form.get(CSRF_FIELD, "")
+    if not _CSRF_TOKEN.fullmatch(cookie) or not _equal(cookie, submitted):
+        raise Forbidden("this form has expired or was not sent from this site; reload the page")
+
+
+def check_session_csrf(session: Session, form: MultiDict) -> None:
+    """The form's token must be the session's CSRF token.
+
+    Raises:
+        Forbidden: missing or different.
+    """
+    if not _equal(session.csrf_token, form.get(CSRF_FIELD, "")):
+        raise Forbidden("this form has expired or was not sent from this site; reload the page")
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a request whose ``Origin`` field names another site (RFC 6454 §7).
+
+    Browsers send ``Origin`` on every POST; a request without it (curl, old
+    browsers) is left to the token checks.
+
+    Raises:
+        Forbidden: ``Origin`` is ``null`` or differs from this server's origin.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    parts = urlsplit(origin.strip().lower())
+    if parts.scheme != request.scheme or parts.netloc != request.host.lower():
+        raise Forbidden("cross-origin request refused")
+
+
+def _equal(expected: str, submitted: str) -> bool:
+    # "replace" so hostile input (lone surrogates) compares unequal instead of raising.
+    return bool(submitted) and hmac.compare_digest(
+        expected.encode("utf-8"), submitted.encode("utf-8", "replace")
+    )

@@ -1,0 +1,278 @@
+"""HTML handlers: home, sign-up, sign-in, sign-out, spend, static pages and error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from barehttp.app.accounts import (
+    Accounts,
+    CurrentUser,
+    SignUpRejected,
+    TooManyAttempts,
+    WrongCredentials,
+)
+from barehttp.app.guard import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    check_same_origin,
+    check_session_csrf,
+    check_visitor_csrf,
+    clear_session_cookie,
+    session_token,
+    set_csrf_cookie,
+    set_session_cookie,
+    visitor_csrf_token,
+)
+from barehttp.app.quota import QuotaExceeded
+from barehttp.app.settings import AccountSettings
+from barehttp.app.templates import Markup, Templates, join
+from barehttp.app.validation import EMAIL, PASSWORD, USERNAME, ValidationResult
+from barehttp.protocol.errors import HTTPError
+from barehttp.web.request import Request
+from barehttp.web.response import HTMLResponse, RedirectResponse, Response
+
+logger = logging.getLogger("barehttp.app")
+
+# Scripts, styles and images from this origin only: an injected <script> or inline
+# handler would not run even if escaping ever failed. No framing (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    # Pages show who is signed in: never cached, so a shared computer's back
+    # button cannot show the previous user's page after sign-out.
+    ("Cache-Control", "no-store"),
+)
+UNPROCESSABLE = 422  # RFC 9110 §15.5.21: the form was understood but its content refused
+QUOTA_EXCEEDED = 402
+
+
+class Pages:
+    """The HTML side of the app; each public method is a ``(Request) -> Response`` handler."""
+
+    def __init__(self, accounts: Accounts, templates: Templates, settings: AccountSettings) -> None:
+        self.accounts = accounts
+        self.templates = templates
+        self.settings = settings
+
+    # -- pages -------------------------------------------------------------------
+
+    def home(self, request: Request) -> Response:
+        viewer = self.viewer(request)
+        if viewer is None:
+            content = self.templates.render(
+                "home_visitor", credits=self.settings.default_credits_limit
+            )
+            return self.page(request, None, "Welcome", content)
+        return self._home_for(request, viewer, notice="")
+
+    def faq(self, request: Request) -> Response:
+        return self.page(request, self.viewer(request), "FAQ", self._static_content("faq"))
+
+    def docs(self, request: Request) -> Response:
+        origin = f"{request.scheme}://{request.host}"
+        content = self.templates.render("docs", origin=origin)
+        return self.page(request, self.viewer(request), "API docs", content)
+
+    def reviews(self, request: Request) -> Response:
+        return self.page(request, self.viewer(request), "Reviews", self._static_content("reviews"))
+
+    # -- sign-up -------------------------------------------------------------------
+
+    def sign_up_form(self, request: Request) -> Response:
+        if self.viewer(request) is not None:
+            return RedirectResponse("/", 303)
+        return self._sign_up_page(request, {}, ValidationResult({}), 200)
+
+    def sign_up(self, request: Request) -> Response:
+        check_same_origin(request)
+        form = request.form()
+        check_visitor_csrf(request, form)
+        values = {USERNAME: form.get(USERNAME, ""), EMAIL: form.get(EMAIL, "")}
+        try:
+            user = self.accounts.sign_up(values[USERNAME], values[EMAIL], form.get(PASSWORD, ""))
+        except SignUpRejected as rejected:
+            return self._sign_up_page(request, values, rejected.validation, UNPROCESSABLE)
+        # The new account is signed in at once: a fresh session, no second password check.
+        new_session = self.accounts.sessions.create(user.id)
+        return self._signed_in_redirect(request, new_session.token)
+
+    def _sign_up_page(
+        self, request: Request, values: Mapping[str, str], validation: ValidationResult, status: int
+    ) -> Response:
+        token, is_new = visitor_csrf_token(request)
+        content = self.templates.render(
+            "signup",
+            csrf_field=CSRF_FIELD,
+            csrf_token=token,
+            username=values.get(USERNAME, ""),
+            email=values.get(EMAIL, ""),  # the password is never sent back
+            username_errors=self._field_errors(USERNAME, validation),
+            email_errors=self._field_errors(EMAIL, validation),
+            password_errors=self._field_errors(PASSWORD, validation),
+            username_invalid=_aria_invalid(USERNAME, validation),
+            email_invalid=_aria_invalid(EMAIL, validation),
+            password_invalid=_aria_invalid(PASSWORD, validation),
+        )
+        response = self.page(request, None, "Sign up", content, status)
+        if is_new:
+            set_csrf_cookie(response, request, token)
+        return response
+
+    def _field_errors(self, field: str, validation: ValidationResult) -> Markup:
+        messages = validation.messages(field)
+        if not messages:
+            return Markup("")
+        items = join([self.templates.render("error_item", message=m) for m in messages], "")
+        return self.templates.render("field_errors", field=field, items=items)
+
+    # -- sign-in and sign-out ---------------------------------------------------------
+
+    def sign_in_form(self, request: Request) -> Response:
+        if self.viewer(request) is not None:
+            return RedirectResponse("/", 303)
+        return self._sign_in_page(request, "", "", 200)
+
+    def sign_in(self, request: Request) -> Response:
+        check_same_origin(request)
+        form = request.form()
+        check_visitor_csrf(request, form)
+        username = form.get(USERNAME, "")
+        try:
+            signed_in = self.accounts.sign_in(
+                username, form.get(PASSWORD, ""), request.client_address[0]
+            )
+        except TooManyAttempts as error:
+            response = self._sign_in_page(request, username, str(error), 429)
+            response.headers.append(("Retry-After", str(error.retry_after_s)))  # RFC 9110 §10.2.3
+            return response
+        except WrongCredentials as error:
+            return self._sign_in_page(request, username, str(error), UNPROCESSABLE)
+        # A token from before sign-in must not live on (session fixation hygiene).
+        old_token = session_token(request)
+        if old_token is not None:
+            self.accounts.sign_out(old_token)
+        return self._signed_in_redirect(request, signed_in.token)
+
+    def _sign_in_page(self, request: Request, username: str, error: str, status: int) -> Response:
+        token, is_new = visitor_csrf_token(request)
+        message = self.templates.render("form_error", message=error) if error else Markup("")
+        content = self.templates.render(
+            "signin", csrf_field=CSRF_FIELD, csrf_token=token, username=username, message=message
+        )
+        response = self.page(request, None, "Sign in", content, status)
+        if is_new:
+            set_csrf_cookie(response, request, token)
+        return response
+
+    def sign_out(self, request: Request) -> Response:
+        check_same_origin(request)
+        viewer = self.viewer(request)
+        token = session_token(request)
+        if viewer is not None and token is not None:
+            check_session_csrf(viewer.session, request.form())
+            self.accounts.sign_out(token)
+            logger.info("signed out %r", viewer.user.username)
+        response = RedirectResponse("/", 303)
+        clear_session_cookie(response, request)
+        return response
+
+    def _signed_in_redirect(self, request: Request, token: str) -> Response:
+        response = RedirectResponse("/", 303)
+        set_session_cookie(response, request, token, int(self.settings.session_lifetime_s))
+        return response
+
+    # -- spending from the home page (the form behind the button; app.js uses the API) --
+
+    def spend(self, request: Request) -> Response:
+        check_same_origin(request)
+        viewer = self.viewer(request)
+        if viewer is None:
+            return RedirectResponse("/signin", 303)
+        check_session_csrf(viewer.session, request.form())
+        try:
+            self.accounts.quota.spend(viewer.user.id, 1)
+        except QuotaExceeded as error:
+            return self._home_for(request, viewer, notice=str(error), status=QUOTA_EXCEEDED)
+        return RedirectResponse("/", 303)
+
+    def _home_for(
+        self, request: Request, viewer: CurrentUser, *, notice: str, status: int = 200
+    ) -> Response:
+        usage = self.accounts.quota.usage(viewer.user.id)
+        content = self.templates.render(
+            "home_user",
+            username=viewer.user.username,
+            used=usage.credits_used,
+            limit=usage.credits_limit,
+            remaining=usage.credits_remaining,
+            csrf_field=CSRF_FIELD,
+            csrf_token=viewer.session.csrf_token,
+            notice=notice,
+        )
+        return self.page(request, viewer, "Home", content, status)
+
+    # -- error pages ---------------------------------------------------------------------
+
+    def not_found(self, request: Request, error: HTTPError) -> Response:
+        content = self.templates.render("not_found", path=request.raw_path)
+        return self.page(request, self._viewer_or_none(request), "Page not found", content, 404)
+
+    def error_page(self, request: Request, error: HTTPError) -> Response:
+        """403 and 5xx as HTML; a 5xx shows no message (it would describe our inside)."""
+        message = error.message if error.status < 500 else "Something went wrong on our side."
+        content = self.templates.render(
+            "error", status=error.status, reason=error.reason, message=message
+        )
+        viewer = self._viewer_or_none(request) if error.status < 500 else None
+        return self.page(request, viewer, error.reason, content, error.status)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def viewer(self, request: Request) -> CurrentUser | None:
+        """The signed-in user, or None (no cookie, unknown, expired or revoked session)."""
+        token = session_token(request)
+        return None if token is None else self.accounts.current_user(token)
+
+    def page(
+        self,
+        request: Request,
+        viewer: CurrentUser | None,
+        title: str,
+        content: Markup,
+        status: int = 200,
+    ) -> HTMLResponse:
+        """`content` inside the shared layout and navigation."""
+        if viewer is None:
+            nav = self.templates.render("nav_visitor")
+        else:
+            nav = self.templates.render(
+                "nav_user",
+                username=viewer.user.username,
+                csrf_field=CSRF_FIELD,
+                csrf_token=viewer.session.csrf_token,
+            )
+        body = self.templates.render("layout", title=title, nav=nav, content=content)
+        response = HTMLResponse(str(body), status, list(PAGE_HEADERS))
+        if viewer is None and SESSION_COOKIE in request.cookies:
+            clear_session_cookie(response, request)  # expired or revoked: stop sending it
+        return response
+
+    def _viewer_or_none(self, request: Request) -> CurrentUser | None:
+        try:
+            return self.viewer(request)
+        except Exception:  # an error page must render even when storage is failing
+            logger.exception("could not look up the session for an error page")
+            return None
+
+    def _static_content(self, name: str) -> Markup:
+        return self.templates.render(name)
+
+
+def _aria_invalid(field: str, validation: ValidationResult) -> Markup:
+    return Markup('aria-invalid="true"') if validation.messages(field) else Markup("")
