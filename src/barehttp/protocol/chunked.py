@@ -19,6 +19,14 @@ class ChunkState(enum.Enum):
     TRAILERS = enum.auto()  # trailer-section CRLF
 
 
+# Enum members looked up on their class cost about four times a module global in
+# CPython 3.11; the hot paths compare against these aliases instead.
+_SIZE_LINE = ChunkState.SIZE_LINE
+_DATA = ChunkState.DATA
+_DATA_END = ChunkState.DATA_END
+_TRAILERS = ChunkState.TRAILERS
+
+
 class ChunkedDecoder:
     """Consumes chunked bytes from a shared buffer and appends events."""
 
@@ -30,13 +38,13 @@ class ChunkedDecoder:
         self._total = 0  # decoded body bytes so far, for max_body_bytes
         self._trailer_bytes = 0
         self._trailers: list[tuple[str, str]] = []
-        self.state = ChunkState.SIZE_LINE
+        self.state = _SIZE_LINE
 
     def decode(self, buffer: bytearray, events: list[Event]) -> bool:
         """Consume what ``buffer`` holds; True once the last chunk and trailers are read."""
         while True:
             state = self.state
-            if state is ChunkState.DATA:
+            if state is _DATA:
                 if not buffer:
                     return False
                 take = min(self._remaining, len(buffer))
@@ -44,7 +52,7 @@ class ChunkedDecoder:
                 del buffer[:take]
                 self._remaining -= take
                 if self._remaining == 0:
-                    self.state = ChunkState.DATA_END
+                    self.state = _DATA_END
                 continue
             line_end = buffer.find(b"\r\n")
             if line_end == -1:
@@ -52,12 +60,12 @@ class ChunkedDecoder:
                 return False
             line = bytes(buffer[:line_end])
             del buffer[: line_end + 2]
-            if state is ChunkState.SIZE_LINE:
+            if state is _SIZE_LINE:
                 self._accept_size_line(line)
-            elif state is ChunkState.DATA_END:
+            elif state is _DATA_END:
                 if line:  # RFC 9112 §7.1: chunk-data is followed by exactly CRLF
                     raise BadRequest("chunk data longer than its declared size")
-                self.state = ChunkState.SIZE_LINE
+                self.state = _SIZE_LINE
             else:
                 if not line:  # the empty line that ends the trailer section
                     events.append(EndOfMessage(Headers(self._trailers)))
@@ -66,14 +74,14 @@ class ChunkedDecoder:
 
     def _check_partial_line(self, buffer: bytearray) -> None:
         """Refuse a line that is already too long before its CRLF arrives."""
-        if self.state is ChunkState.DATA_END:
+        if self.state is _DATA_END:
             if len(buffer) >= 2 or bytes(buffer[:1]) not in (b"", b"\r"):
                 raise BadRequest("chunk data longer than its declared size")
             return
         # A CR at the end may start the line's CRLF, so it does not count as content:
         # the same line must be refused (or not) whether or not it arrives in pieces.
         content = len(buffer) - (buffer[-1:] == b"\r")
-        if self.state is ChunkState.SIZE_LINE:
+        if self.state is _SIZE_LINE:
             if content > self._limits.max_chunk_line_bytes:
                 raise BadRequest("chunk size line too long")
         elif content and self._trailer_bytes + content + 2 > self._limits.max_trailer_bytes:
@@ -91,10 +99,10 @@ class ChunkedDecoder:
         if self._total > self._limits.max_body_bytes:
             raise ContentTooLarge(f"request body over {self._limits.max_body_bytes} bytes")
         if size == 0:
-            self.state = ChunkState.TRAILERS  # RFC 9112 §7.1: last-chunk
+            self.state = _TRAILERS  # RFC 9112 §7.1: last-chunk
         else:
             self._remaining = size
-            self.state = ChunkState.DATA
+            self.state = _DATA
 
     def _accept_trailer_line(self, line: bytes) -> None:
         # RFC 9112 §7.1.2: trailer fields share the header field syntax.

@@ -58,6 +58,32 @@ def check_field(name: str, value: str) -> None:
         raise ValueError(f"invalid character in value of response header {name!r}")
 
 
+# What a checked field line contributes: its bytes and whether it is Date/Server.
+_PLAIN, _DATE, _SERVER = 0, 1, 2
+# Checked field lines by (name, value). Applications send the same few fields over
+# and over; validating and encoding each pair once makes writing a head several
+# times cheaper. Bounded: cleared when full (values may be client-dependent).
+_FIELD_LINES: dict[tuple[str, str], tuple[bytes, int]] = {}
+FIELD_CACHE_MAX_ENTRIES = 4_096
+
+
+def _field_line(field: tuple[str, str]) -> tuple[bytes, int]:
+    name, value = field
+    check_field(name, value)
+    lower = name.lower()
+    if lower in FRAMING_FIELDS:
+        raise ValueError(f"response header {name!r} is set by the server")
+    kind = _DATE if lower == "date" else _SERVER if lower == "server" else _PLAIN
+    line = (name + ": " + value + "\r\n").encode("latin-1")
+    if len(_FIELD_LINES) >= FIELD_CACHE_MAX_ENTRIES:
+        _FIELD_LINES.clear()
+    _FIELD_LINES[field] = (line, kind)
+    return line, kind
+
+
+_SERVER_LINE = f"Server: {SERVER_NAME}\r\n".encode()
+
+
 def format_head(
     http_version: str,
     status: int,
@@ -73,32 +99,28 @@ def format_head(
     ``content_length`` is written when not None; ``chunked`` adds
     ``Transfer-Encoding: chunked``; ``Date`` and ``Server`` are added unless given.
     """
-    parts = [f"{http_version} {status} {_REASONS.get(status, '')}"]
-    has_date = has_server = False
-    for name, value in headers:
-        check_field(name, value)
-        lower = name.lower()
-        if lower in FRAMING_FIELDS:
-            raise ValueError(f"response header {name!r} is set by the server")
-        if lower == "date":
-            has_date = True
-        elif lower == "server":
-            has_server = True
-        parts.append(f"{name}: {value}")
-    if not has_date:
-        parts.append(f"Date: {date}")
-    if not has_server:
-        parts.append(f"Server: {SERVER_NAME}")
+    parts = [status_line(http_version, status)]
+    seen = 0
+    cached = _FIELD_LINES.get
+    for field in headers:
+        entry = cached(field)
+        line, kind = entry if entry is not None else _field_line(field)
+        parts.append(line)
+        seen |= kind
+    if not seen & _DATE:
+        parts.append(b"Date: %s\r\n" % date.encode("latin-1"))
+    if not seen & _SERVER:
+        parts.append(_SERVER_LINE)
     if content_length is not None:
-        parts.append(f"Content-Length: {content_length}")
+        parts.append(b"Content-Length: %d\r\n" % content_length)
     elif chunked:
-        parts.append("Transfer-Encoding: chunked")
+        parts.append(b"Transfer-Encoding: chunked\r\n")
     if not keep_alive:
-        parts.append("Connection: close")
+        parts.append(b"Connection: close\r\n")
     elif http_version == "HTTP/1.0":
-        parts.append("Connection: keep-alive")  # RFC 9112 §9.3: 1.0 persistence is opt-in
-    parts.append("\r\n")
-    return "\r\n".join(parts).encode("latin-1")
+        parts.append(b"Connection: keep-alive\r\n")  # RFC 9112 §9.3: 1.0 opts in
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def encode_chunk(data: bytes) -> bytes:
