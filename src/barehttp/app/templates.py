@@ -67,8 +67,10 @@ class Templates:
         """The value names template `name` expects."""
         return set(self._template(name).get_identifiers())
 
-    def render(self, name: str, **values: TemplateValue) -> Markup:
+    def render(self, name: str, /, **values: TemplateValue) -> Markup:
         """Template `name` with every value escaped (`Markup` values kept as they are).
+
+        `name` is positional-only, so a template may itself use `$name`.
 
         Raises:
             TemplateError: no such template, or a placeholder without a value.
