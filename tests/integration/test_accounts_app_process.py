@@ -1,0 +1,168 @@
+"""`barehttp app` and `barehttp users` as real processes: restarts, kill -9, admin, curl docs."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from barehttp.app.accounts import make_accounts
+from barehttp.storage.sqlite import SQLiteStorage
+from tests.integration.accounts_site import (
+    FAST_SETTINGS,
+    PASSWORD,
+    TIMEOUT_S,
+    running_site,
+    session_cookie_in,
+    sign_up,
+    spend,
+)
+from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServer
+
+BAREHTTP = str(Path(sys.executable).parent / "barehttp")
+
+
+def start_app(spawn_server: SpawnServer, db: Path) -> ServerProcess:
+    return spawn_server(
+        "-m", "barehttp.cli", "app", "--port", "{port}", "--db", str(db), "--no-access-log"
+    )
+
+
+def usage_with(server: ServerProcess, token: str) -> httpx.Response:
+    return httpx.get(server.url + "/api/usage", cookies={"session": token}, timeout=TIMEOUT_S)
+
+
+def test_session_survives_restart_and_kill_9(spawn_server: SpawnServer, tmp_path: Path) -> None:
+    db = tmp_path / "barehttp.db"
+    first = start_app(spawn_server, db)
+    with httpx.Client(base_url=first.url, timeout=TIMEOUT_S) as client:
+        token = session_cookie_in(sign_up(client, "rita"))
+        assert spend(client, 2).json()["used"] == 2
+
+    first.signal(signal.SIGTERM)  # a clean restart: drains, closes storage, exits 0
+    assert first.wait() == 0
+    second = start_app(spawn_server, db)
+    assert usage_with(second, token).json() == {
+        "ok": True,
+        "used": 2,
+        "limit": 100,
+        "remaining": 98,
+    }
+    spent = httpx.post(
+        second.url + "/api/requests", json={"cost": 3}, cookies={"session": token}, timeout=5
+    )
+    assert spent.json()["used"] == 5
+
+    second.process.kill()  # SIGKILL: no shutdown hooks, no checkpoint
+    assert second.wait() == -signal.SIGKILL
+    third = start_app(spawn_server, db)
+    assert usage_with(third, token).json()["used"] == 5  # the committed spend survived
+    home = httpx.get(third.url + "/", cookies={"session": token}, timeout=TIMEOUT_S)
+    assert "Hello, rita!" in home.text
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BAREHTTP, *arguments], capture_output=True, text=True, timeout=EXIT_TIMEOUT_S, check=False
+    )
+
+
+@pytest.fixture
+def db_with_users(tmp_path: Path) -> Path:
+    db = tmp_path / "users.db"
+    with SQLiteStorage(db) as storage:
+        accounts = make_accounts(storage, FAST_SETTINGS)
+        accounts.sign_up("Alice", "alice@example.com", PASSWORD)
+        bob = accounts.sign_up("bob", "bob@example.com", PASSWORD)
+        accounts.quota.spend(bob.id, 7)
+    return db
+
+
+def test_users_list(db_with_users: Path) -> None:
+    result = run_cli("users", "list", "--db", str(db_with_users))
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines == [
+        ["ID", "USERNAME", "EMAIL", "USED", "LIMIT"],
+        ["1", "Alice", "alice@example.com", "0", "100"],
+        ["2", "bob", "bob@example.com", "7", "100"],
+    ]
+
+
+def test_users_set_limit(db_with_users: Path) -> None:
+    result = run_cli("users", "set-limit", "ALICE", "500", "--db", str(db_with_users))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Alice: limit 500, used 0\n"
+    listed = run_cli("users", "list", "--db", str(db_with_users)).stdout
+    assert listed.splitlines()[1].split() == ["1", "Alice", "alice@example.com", "0", "500"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "returncode", "message"),
+    [
+        (("set-limit", "nobody", "5"), 1, "no such user: nobody"),
+        (("set-limit", "bob", "lots"), 2, "limit must be a whole number from 0 to 1000000000"),
+        (("set-limit", "bob", "-1"), 2, "limit must be a whole number"),
+        (("set-limit", "bob", "1000000001"), 2, "limit must be a whole number"),
+    ],
+    ids=["unknown-user", "not-a-number", "negative", "too-large"],
+)
+def test_users_errors_are_readable(
+    db_with_users: Path, arguments: tuple[str, ...], returncode: int, message: str
+) -> None:
+    result = run_cli("users", *arguments, "--db", str(db_with_users))
+    assert result.returncode == returncode
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_users_list_refuses_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    result = run_cli("users", "list", "--db", str(missing))
+    assert result.returncode == 1
+    assert "no database at" in result.stderr
+    assert not missing.exists()  # an administration typo must not create an empty database
+
+
+def test_app_help_lists_its_options() -> None:
+    result = run_cli("app", "--help")
+    assert result.returncode == 0
+    for option in ("--db", "--host", "--port", "--threads", "--certfile", "--keyfile"):
+        assert option in result.stdout
+    assert "8080" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is installed by make system-deps")
+def test_the_curl_examples_in_the_docs_work(tmp_path: Path) -> None:
+    """Run every shell line of /docs, as a reader would paste them, against a live server."""
+    with running_site(tmp_path / "app.db") as site:
+        with httpx.Client(base_url=site.url, timeout=TIMEOUT_S) as client:
+            sign_up(client, "alice")  # the docs sign in as alice with PASSWORD
+            page = client.get("/docs").text
+        blocks = [
+            html.unescape(b) for b in re.findall(r"<pre><code>(.*?)</code></pre>", page, re.S)
+        ]
+        script = "set -eu\n" + "\necho\n".join(blocks) + "\n"
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "303"  # signed in
+        assert '{"ok":true,"used":5,"limit":100,"remaining":95}' in lines
+        assert lines.count('{"ok":true,"used":5,"limit":100,"remaining":95}') == 2  # + usage
+        assert '{"ok":true,"slept":2.0}' in lines
+        assert site.storage.find_user("alice").credits_used == 5  # type: ignore[union-attr]
