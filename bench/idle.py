@@ -1,0 +1,543 @@
+#!/usr/bin/env python3
+"""Idle keep-alive connections: what they cost a server, and whether a new client still gets in.
+
+For each server (default: barehttp and waitress), opens ``--connections``
+(2,000) keep-alive connections on 127.0.0.1; each sends one request, reads
+the response and then stays open, idle. Measures:
+
+(a) the server's resident memory (VmRSS from /proc/PID/status, summed over
+    its processes) before and after, with its thread and fd counts;
+(b) the latency of a fresh client doing one request (``--probes`` times,
+    median/max), first with no idle connections, then with all of them open;
+
+then, ``--hold`` seconds later, checks each idle connection: did the server
+close it (idle timeout), or does it still answer a second request?
+
+Every server gets the same idle timeout (``--idle-timeout``, 60 s) where it
+has a flag for one, and waitress gets a connection limit above the count (its
+default of 100 would leave the rest in the accept queue). Servers run pinned
+to CPU 0, this client to CPU 1. Every step has a deadline.
+
+Usage::
+
+    python3 bench/idle.py                                  # barehttp, waitress
+    python3 bench/idle.py --servers waitress,granian --connections 500
+    python3 bench/idle.py --servers barehttp --idle-timeout 2 --hold 4   # timeout closes them
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from harness import (
+    HOST,
+    LOAD_CPU,
+    SERVER_CPU,
+    BenchError,
+    RunningServer,
+    can_pin,
+    interrupt_on_signals,
+    machine_info,
+    prepare,
+    process_tree,
+    running_server,
+    tree_status_kib,
+    tree_threads,
+    write_results,
+)
+from registry import SERVERS
+
+CONNECT_TIMEOUT_S = 5.0  # a connect that takes longer counts as failed
+RESPONSE_TIMEOUT_S = 10.0  # per batch of idle connections, and per probe
+BATCH_SIZE = 100  # connections opened at once: well under every server's accept backlog
+FD_HEADROOM = 1_024  # descriptors beyond the idle connections (probes, pipes, the venv)
+
+
+# --------------------------------------------------------------------------- per-server flags
+
+
+def idle_args(name: str, bin_dir: os.PathLike[str], connections: int, timeout_s: int) -> list[str]:
+    """Extra argv so each server keeps ``connections`` idle for ``timeout_s`` seconds.
+
+    Servers without a flag keep their default; the report says which.
+    """
+    limit = connections + 100
+    if name == "barehttp":
+        if has_flag([f"{os.fspath(bin_dir)}/barehttp", "hello"], "--idle-timeout"):
+            return ["--idle-timeout", str(timeout_s), "--max-connections", str(limit)]
+        return []
+    if name == "waitress":
+        # connection_limit defaults to 100; channel_timeout (idle) to 120 s. Without poll(),
+        # waitress uses select() and dies at FD_SETSIZE (1,024 descriptors).
+        return [
+            f"--connection-limit={limit}",
+            f"--channel-timeout={timeout_s}",
+            "--asyncore-use-poll",
+        ]
+    if name == "uvicorn":
+        return ["--timeout-keep-alive", str(timeout_s)]
+    if name == "granian":
+        # Backpressure (concurrent connections per worker) defaults to backlog/workers = 1024;
+        # the HTTP/1 header read timeout (ms, at most 60 s) also ends idle keep-alive.
+        header_timeout_ms = min(60_000, timeout_s * 1000)
+        return [f"--backpressure={limit}", f"--http1-header-read-timeout={header_timeout_ms}"]
+    return []
+
+
+def has_flag(argv: Sequence[str], flag: str) -> bool:
+    """True if ``argv --help`` mentions ``flag``."""
+    completed = subprocess.run(
+        [*argv, "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    return flag in completed.stdout
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Raise the soft RLIMIT_NOFILE to ``needed`` (servers started later inherit it).
+
+    Raises:
+        BenchError: the hard limit is lower than ``needed``.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise BenchError(f"fd hard limit {hard} < {needed} needed; lower --connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return needed
+
+
+def count_fds(pid: int) -> int:
+    """Open descriptors of ``pid`` and its descendants (granian's worker holds the sockets)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += len(os.listdir(f"/proc/{member}/fd"))
+    return total
+
+
+# --------------------------------------------------------------------------- client side
+
+
+def build_request(port: int) -> bytes:
+    return f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\nUser-Agent: bench-idle\r\n\r\n".encode()
+
+
+def is_complete_response(buffer: bytes | bytearray) -> bool:
+    """True once the head and ``Content-Length`` body bytes are in (hello answers have it)."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return False
+    length = 0
+    for line in bytes(buffer[:head_end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return len(buffer) >= head_end + 4 + length
+
+
+def response_status(buffer: bytes | bytearray) -> int:
+    """The status code of a response's status line, 0 if it has none."""
+    parts = bytes(buffer[:16]).split(b" ", 2)
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+        return int(parts[1])
+    return 0
+
+
+def is_ok_response(buffer: bytes | bytearray) -> bool:
+    return response_status(buffer) == 200
+
+
+@dataclass(slots=True)
+class IdleConnection:
+    sock: socket.socket
+    idle_since: float = 0.0  # monotonic time its first response was complete
+
+
+def exchange_all(sockets: Sequence[socket.socket], request: bytes, timeout_s: float) -> list[int]:
+    """Send ``request`` on every socket, read one response on each; its status, 0 if none.
+
+    Sockets are non-blocking while reading; one selector waits for all of them.
+    """
+    statuses = [0] * len(sockets)
+    buffers: dict[int, bytearray] = {}
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        for index, sock in enumerate(sockets):
+            try:
+                sock.sendall(request)
+            except OSError:
+                continue
+            sock.setblocking(False)
+            buffers[index] = bytearray()
+            selector.register(sock, selectors.EVENT_READ, index)
+        while buffers:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for key, _ in selector.select(remaining):
+                index = int(key.data)
+                try:
+                    data = sockets[index].recv(65_536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    buffers[index] += data
+                    if not is_complete_response(buffers[index]):
+                        continue
+                    statuses[index] = response_status(buffers[index])
+                selector.unregister(sockets[index])
+                del buffers[index]
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.setblocking(True)
+    return statuses
+
+
+def open_idle_connections(port: int, count: int) -> tuple[list[IdleConnection], int]:
+    """Open ``count`` connections in batches, one request each; return them and the failures."""
+    request = build_request(port)
+    opened: list[IdleConnection] = []
+    failures = 0
+    for start in range(0, count, BATCH_SIZE):
+        batch: list[socket.socket] = []
+        for _ in range(min(BATCH_SIZE, count - start)):
+            try:
+                batch.append(socket.create_connection((HOST, port), timeout=CONNECT_TIMEOUT_S))
+            except OSError:
+                failures += 1
+        statuses = exchange_all(batch, request, RESPONSE_TIMEOUT_S)
+        now = time.monotonic()
+        for sock, status in zip(batch, statuses, strict=True):
+            if status == 200:
+                opened.append(IdleConnection(sock=sock, idle_since=now))
+            else:
+                failures += 1
+                sock.close()
+    return opened, failures
+
+
+def probe_latencies_ms(port: int, count: int) -> tuple[list[float], int]:
+    """``count`` fresh connect + GET + full response, one after another; latencies and failures."""
+    request = build_request(port)
+    latencies: list[float] = []
+    failures = 0
+    for _ in range(count):
+        started = time.perf_counter()
+        try:
+            with socket.create_connection((HOST, port), timeout=CONNECT_TIMEOUT_S) as sock:
+                sock.settimeout(RESPONSE_TIMEOUT_S)
+                sock.sendall(request)
+                buffer = bytearray()
+                while not is_complete_response(buffer):
+                    data = sock.recv(65_536)
+                    if not data:
+                        break
+                    buffer += data
+            if is_complete_response(buffer) and is_ok_response(buffer):
+                latencies.append((time.perf_counter() - started) * 1000)
+            else:
+                failures += 1
+        except OSError:
+            failures += 1
+        time.sleep(0.02)  # probes are sequential and spaced: a client arriving, not a load
+    return latencies, failures
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """What became of the idle connections at the check."""
+
+    closed_by_server: int  # EOF or reset while idle: the server's idle timeout (or a limit)
+    answered_again: int  # still open, and answered a second request with 200
+    failed_again: dict[int, int]  # looked open, but no 200: count by status (0 = no answer)
+
+
+def check_idle_connections(connections: Sequence[IdleConnection], port: int) -> Liveness:
+    """First spot the ones the server closed (readable at EOF), then reuse the rest."""
+    closed: set[int] = set()
+    with selectors.DefaultSelector() as selector:
+        for index, connection in enumerate(connections):
+            selector.register(connection.sock, selectors.EVENT_READ, index)
+        for key, _ in selector.select(0):
+            index = int(key.data)
+            sock = connections[index].sock
+            try:
+                sock.setblocking(False)
+                # b"" at EOF. Bytes would be unsolicited (a 408 before closing, say):
+                # the server gave up on this connection either way.
+                sock.recv(65_536)
+                closed.add(index)
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed.add(index)
+            finally:
+                sock.setblocking(True)
+    still_open = [c.sock for i, c in enumerate(connections) if i not in closed]
+    # Reused in batches, as they were opened: this checks liveness, not a 2,000-request burst
+    # (which a server may rightly answer with 503 once its queue is full).
+    request = build_request(port)
+    statuses: list[int] = []
+    for start in range(0, len(still_open), BATCH_SIZE):
+        batch = still_open[start : start + BATCH_SIZE]
+        statuses += exchange_all(batch, request, RESPONSE_TIMEOUT_S)
+    failed: dict[int, int] = {}
+    for status in statuses:
+        if status != 200:
+            failed[status] = failed.get(status, 0) + 1
+    return Liveness(
+        closed_by_server=len(closed),
+        answered_again=statuses.count(200),
+        failed_again=failed,
+    )
+
+
+# --------------------------------------------------------------------------- one server
+
+
+@dataclass(slots=True)
+class IdleReport:
+    server: str
+    extra_args: list[str]
+    connections_wanted: int
+    connections_open: int = 0
+    open_failures: int = 0
+    open_seconds: float = 0.0
+    rss_before_kib: int = 0
+    rss_after_kib: int = 0
+    threads_before: int = 0
+    threads_after: int = 0
+    fds_before: int = 0
+    fds_after: int = 0
+    probe_before_ms: list[float] = field(default_factory=list)
+    probe_before_failures: int = 0
+    probe_idle_ms: list[float] = field(default_factory=list)
+    probe_idle_failures: int = 0
+    check_after_s: float = 0.0  # age of the newest idle connection at the check
+    oldest_idle_s: float = 0.0  # age of the oldest
+    closed_by_server: int = 0
+    answered_again: int = 0
+    failed_again: dict[int, int] = field(default_factory=dict)  # status -> count, 0 = none
+    server_exit: str = ""  # set if the server died during the measurement, with its log tail
+
+    @property
+    def rss_per_connection_kib(self) -> float:
+        if not self.connections_open:
+            return 0.0
+        return (self.rss_after_kib - self.rss_before_kib) / self.connections_open
+
+
+def measure_idle(
+    server: RunningServer, report: IdleReport, *, probes: int, hold_s: float
+) -> IdleReport:
+    port, pid = server.context.port, server.pid
+    report.probe_before_ms, report.probe_before_failures = probe_latencies_ms(port, probes)
+    time.sleep(0.5)
+    report.rss_before_kib = tree_status_kib(pid, "VmRSS")
+    report.threads_before = tree_threads(pid)
+    report.fds_before = count_fds(pid)
+
+    started = time.monotonic()
+    connections, report.open_failures = open_idle_connections(port, report.connections_wanted)
+    report.open_seconds = time.monotonic() - started
+    report.connections_open = len(connections)
+    try:
+        time.sleep(1.0)  # let the server settle (buffers freed, workers parked)
+        report.rss_after_kib = tree_status_kib(pid, "VmRSS")
+        report.threads_after = tree_threads(pid)
+        report.fds_after = count_fds(pid)
+        report.probe_idle_ms, report.probe_idle_failures = probe_latencies_ms(port, probes)
+        time.sleep(hold_s)
+        now = time.monotonic()
+        if connections:
+            report.check_after_s = now - max(c.idle_since for c in connections)
+            report.oldest_idle_s = now - min(c.idle_since for c in connections)
+        liveness = check_idle_connections(connections, port)
+        report.closed_by_server = liveness.closed_by_server
+        report.answered_again = liveness.answered_again
+        report.failed_again = liveness.failed_again
+    finally:
+        for connection in connections:
+            connection.sock.close()
+    if server.process.poll() is not None:
+        report.server_exit = f"exited with {server.process.returncode}: {server.log_tail(5)}"
+    return report
+
+
+def format_latency(latencies: Sequence[float], failures: int) -> str:
+    if not latencies:
+        return f"no answer ({failures} failed)"
+    text = f"median {statistics.median(latencies):.2f} ms, max {max(latencies):.2f} ms"
+    return text + (f", {failures} failed" if failures else "")
+
+
+def describe_failures(failed: dict[int, int]) -> str:
+    if not failed:
+        return ""
+    parts = [f"{count} x {status or 'no answer'}" for status, count in sorted(failed.items())]
+    return " (" + ", ".join(parts) + ")"
+
+
+def print_report(report: IdleReport) -> None:
+    mib = 1024
+    timeout_note = (
+        f"idle timeout set by {' '.join(report.extra_args)}"
+        if report.extra_args
+        else "server's default idle timeout (no flag used)"
+    )
+    print(f"{report.server}: {timeout_note}")
+    if report.server_exit:
+        print(f"  SERVER DIED during the run, figures below are void: {report.server_exit}")
+    print(
+        f"  idle connections open: {report.connections_open}/{report.connections_wanted}"
+        f" in {report.open_seconds:.1f} s ({report.open_failures} failed)"
+    )
+    print(
+        f"  RSS {report.rss_before_kib / mib:.1f} MiB -> {report.rss_after_kib / mib:.1f} MiB"
+        f" ({(report.rss_after_kib - report.rss_before_kib) / mib:+.1f} MiB,"
+        f" {report.rss_per_connection_kib:.1f} KiB per connection);"
+        f" threads {report.threads_before} -> {report.threads_after};"
+        f" fds {report.fds_before} -> {report.fds_after}"
+    )
+    print(
+        "  new client, no idle connections: "
+        + format_latency(report.probe_before_ms, report.probe_before_failures)
+    )
+    print(
+        f"  new client, {report.connections_open} idle open: "
+        + format_latency(report.probe_idle_ms, report.probe_idle_failures)
+    )
+    verdict = "mixed"
+    if report.answered_again == report.connections_open:
+        verdict = "all still alive"
+    elif report.closed_by_server == report.connections_open:
+        verdict = "all closed by the server"
+    print(
+        f"  check {report.check_after_s:.1f} s after the last went idle"
+        f" (oldest {report.oldest_idle_s:.1f} s): {verdict}:"
+        f" {report.answered_again} answered a second request,"
+        f" {report.closed_by_server} closed by the server,"
+        f" {sum(report.failed_again.values())} failed{describe_failures(report.failed_again)}"
+    )
+
+
+def print_ratios(reports: Sequence[IdleReport]) -> None:
+    valid = [report for report in reports if not report.server_exit]
+    if len(valid) < 2:
+        return
+    base = valid[0]
+    for other in valid[1:]:
+        pairs = (
+            ("RSS per idle connection", base.rss_per_connection_kib, other.rss_per_connection_kib),
+            (
+                "new-client median latency with idle open",
+                statistics.median(base.probe_idle_ms) if base.probe_idle_ms else 0.0,
+                statistics.median(other.probe_idle_ms) if other.probe_idle_ms else 0.0,
+            ),
+        )
+        for label, mine, theirs in pairs:
+            if mine > 0 and theirs > 0:
+                print(f"{base.server}/{other.server} {label}: {mine / theirs:.2f}x")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--servers", default="barehttp,waitress", help="comma-separated")
+    parser.add_argument("--connections", type=int, default=2_000)
+    parser.add_argument("--probes", type=int, default=20, help="fresh requests timed each phase")
+    parser.add_argument("--hold", type=float, default=2.0, help="seconds idle before the check")
+    parser.add_argument("--idle-timeout", type=int, default=60, help="passed where supported")
+    parser.add_argument("--threads", type=int, default=4, help="barehttp/waitress threads")
+    parser.add_argument("--no-install", action="store_true", help="skip venv and apt checks")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERVERS]
+    if unknown:
+        raise SystemExit(f"unknown server: {', '.join(unknown)} (known: {', '.join(SERVERS)})")
+    interrupt_on_signals()
+    try:
+        bin_dir = prepare([], install=not args.no_install)
+        fd_limit = raise_fd_limit(args.connections + args.probes + FD_HEADROOM)
+    except (BenchError, subprocess.CalledProcessError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    pin = can_pin()
+    if pin:
+        os.sched_setaffinity(0, {LOAD_CPU})
+    else:
+        print("warning: CPUs 0 and 1 not both available; running unpinned", file=sys.stderr)
+    print(
+        f"{args.connections} idle keep-alive connections per server; {args.probes} probes;"
+        f" hold {args.hold:g} s; fd limit {fd_limit}; servers on CPU {SERVER_CPU},"
+        f" client on CPU {LOAD_CPU}",
+        flush=True,
+    )
+
+    reports: list[IdleReport] = []
+    failures: dict[str, str] = {}
+    try:
+        for name in names:
+            extra = idle_args(name, bin_dir, args.connections, args.idle_timeout)
+            report = IdleReport(server=name, extra_args=extra, connections_wanted=args.connections)
+            try:
+                with running_server(
+                    SERVERS[name], bin_dir=bin_dir, threads=args.threads, pin=pin, extra_args=extra
+                ) as server:
+                    measure_idle(server, report, probes=args.probes, hold_s=args.hold)
+            except BenchError as error:
+                failures[name] = str(error)
+                print(f"{name}: FAILED: {error}", file=sys.stderr, flush=True)
+                continue
+            reports.append(report)
+            print_report(report)
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+
+    print()
+    print_ratios(reports)
+    payload: dict[str, object] = {
+        "script": "idle",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": {
+            "connections": args.connections,
+            "probes": args.probes,
+            "hold_s": args.hold,
+            "idle_timeout_s": args.idle_timeout,
+            "threads": args.threads,
+            "pinned": pin,
+        },
+        "machine": machine_info(),
+        "reports": [
+            {**asdict(r), "rss_per_connection_kib": r.rss_per_connection_kib} for r in reports
+        ],
+        "failures": failures,
+    }
+    path = write_results("idle", payload)
+    print(f"results: {path.name} in bench/results/")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
