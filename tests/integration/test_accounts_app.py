@@ -544,3 +544,20 @@ def test_404_page_escapes_the_path(site: Site) -> None:
     assert data.startswith(b"HTTP/1.1 404 ")
     assert b"<b>x</b>" not in data
     assert b"nothing at <code>/&quot;&lt;b&gt;x&lt;/b&gt;</code>" in data
+
+
+def test_signing_in_again_replaces_the_old_session(site: Site, client: httpx.Client) -> None:
+    old_token = session_cookie_in(sign_up(client, "rupert"))
+    # GET /signin now redirects home; the double-submit cookie from sign-up still holds
+    # the token its form carried.
+    form = {"csrf_token": client.cookies["csrf"], "username": "rupert"}
+    wrong = client.post("/signin", data={**form, "password": "wr0ng!pass"})
+    assert wrong.status_code == 422
+    # A failed attempt leaves the existing session alone, in the browser too.
+    assert not any(f.startswith("session=") for f in wrong.headers.get_list("set-cookie"))
+    assert client.get("/api/usage").status_code == 200
+    new_token = session_cookie_in(client.post("/signin", data={**form, "password": PASSWORD}))
+    assert new_token != old_token
+    with new_client(site, cookies={"session": old_token}) as replay:
+        assert replay.get("/api/usage").status_code == 401
+    assert client.get("/api/usage").status_code == 200

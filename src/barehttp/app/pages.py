@@ -119,7 +119,7 @@ class Pages:
             email_invalid=_aria_invalid(EMAIL, validation),
             password_invalid=_aria_invalid(PASSWORD, validation),
         )
-        response = self.page(request, None, "Sign up", content, status)
+        response = self.page(request, self.viewer(request), "Sign up", content, status)
         if is_new:
             set_csrf_cookie(response, request, token)
         return response
@@ -153,10 +153,6 @@ class Pages:
             return response
         except WrongCredentials as error:
             return self._sign_in_page(request, username, str(error), UNPROCESSABLE)
-        # A token from before sign-in must not live on (session fixation hygiene).
-        old_token = session_token(request)
-        if old_token is not None:
-            self.accounts.sign_out(old_token)
         return self._signed_in_redirect(request, signed_in.token)
 
     def _sign_in_page(self, request: Request, username: str, error: str, status: int) -> Response:
@@ -165,7 +161,7 @@ class Pages:
         content = self.templates.render(
             "signin", csrf_field=CSRF_FIELD, csrf_token=token, username=username, message=message
         )
-        response = self.page(request, None, "Sign in", content, status)
+        response = self.page(request, self.viewer(request), "Sign in", content, status)
         if is_new:
             set_csrf_cookie(response, request, token)
         return response
@@ -183,6 +179,10 @@ class Pages:
         return response
 
     def _signed_in_redirect(self, request: Request, token: str) -> Response:
+        # A session from before this sign-in must not live on beside the new one.
+        old_token = session_token(request)
+        if old_token is not None:
+            self.accounts.sign_out(old_token)
         response = RedirectResponse("/", 303)
         set_session_cookie(response, request, token, int(self.settings.session_lifetime_s))
         return response
@@ -221,7 +221,10 @@ class Pages:
 
     def not_found(self, request: Request, error: HTTPError) -> Response:
         content = self.templates.render("not_found", path=request.raw_path)
-        return self.page(request, self._viewer_or_none(request), "Page not found", content, 404)
+        viewer = self._viewer_or_none(request)
+        return self.page(
+            request, viewer, "Page not found", content, 404, forget_stale_session=False
+        )
 
     def error_page(self, request: Request, error: HTTPError) -> Response:
         """403 and 5xx as HTML; a 5xx shows no message (it would describe our inside)."""
@@ -230,7 +233,10 @@ class Pages:
             "error", status=error.status, reason=error.reason, message=message
         )
         viewer = self._viewer_or_none(request) if error.status < 500 else None
-        return self.page(request, viewer, error.reason, content, error.status)
+        # A 500 (say, the database briefly failing) must not sign anyone out.
+        return self.page(
+            request, viewer, error.reason, content, error.status, forget_stale_session=False
+        )
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -246,8 +252,15 @@ class Pages:
         title: str,
         content: Markup,
         status: int = 200,
+        *,
+        forget_stale_session: bool = True,
     ) -> HTMLResponse:
-        """`content` inside the shared layout and navigation."""
+        """`content` inside the shared layout and navigation.
+
+        `viewer` must come from `self.viewer(request)`: when it is None but a session
+        cookie was sent, that cookie is stale (expired or revoked) and is cleared,
+        unless `forget_stale_session` is False (pages drawn when the lookup failed).
+        """
         if viewer is None:
             nav = self.templates.render("nav_visitor")
         else:
@@ -259,7 +272,7 @@ class Pages:
             )
         body = self.templates.render("layout", title=title, nav=nav, content=content)
         response = HTMLResponse(str(body), status, list(PAGE_HEADERS))
-        if viewer is None and SESSION_COOKIE in request.cookies:
+        if forget_stale_session and viewer is None and SESSION_COOKIE in request.cookies:
             clear_session_cookie(response, request)  # expired or revoked: stop sending it
         return response
 
