@@ -50,6 +50,7 @@ class Connection:
         "deadline",
         "events",
         "fd",
+        "has_served",
         "is_closed",
         "is_tls",
         "needs_handshake",
@@ -80,6 +81,7 @@ class Connection:
         if self.is_tls:
             sock.settimeout(context.limits.write_timeout_s)
         self.is_closed = False
+        self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
         self.request_started = time.monotonic()  # the header timeout counts from here
 
@@ -142,6 +144,7 @@ class Connection:
             if not keep_alive or context.draining:
                 self.close()
                 return
+            self.has_served = True
             self.parser.start_next()
             self.request_started = time.monotonic()
 
@@ -184,7 +187,7 @@ class Connection:
         try:
             if self.is_tls:
                 return self._receive_tls()
-            if context.pool.has_waiting_jobs() or context.draining:
+            if self._is_rushed():
                 # Others wait for a worker: do not linger on this client.
                 return sock.recv(context.limits.recv_bytes, socket.MSG_DONTWAIT)
             return sock.recv(context.limits.recv_bytes)  # waits <= linger_s
@@ -211,12 +214,24 @@ class Connection:
         context = self.context
         # Decrypted bytes may wait inside the SSL object, where epoll cannot see
         # them: read those before ever parking.
-        if not sock.pending() and (context.pool.has_waiting_jobs() or context.draining):
+        if not sock.pending() and self._is_rushed():
             poller = select.poll()  # poll, not select: fds past 1024 are normal here
             poller.register(self.fd, select.POLLIN)
             if not poller.poll(0):
                 raise ssl.SSLWantReadError()
         return self._tls_bounded_read(lambda: sock.recv(context.limits.recv_bytes))
+
+    def _is_rushed(self) -> bool:
+        """True when the next read must not wait: others need a worker, or we drain.
+
+        While draining, a connection that was never answered still gets the
+        linger wait: it was accepted just before the drain, its client is
+        sending its first request now, and closing would fail that request.
+        """
+        context = self.context
+        if context.draining:
+            return self.has_served
+        return context.pool.has_waiting_jobs()
 
     def _tls_bounded_read(self, operation: Callable[[], _T]) -> _T:
         """Run a TLS read with the linger timeout, then restore the write timeout.

@@ -141,8 +141,8 @@ class Supervisor:
 
     # -- worker life cycle -----------------------------------------------------
 
-    def _spawn(self) -> int:
-        """Fork a worker and wait until it is serving; returns its pid."""
+    def _spawn(self) -> int | None:
+        """Fork a worker and wait until it is serving; its pid, or None if it did not start."""
         ready_read, ready_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
@@ -154,6 +154,7 @@ class Supervisor:
             ready, _, _ = select.select([ready_read], [], [], WORKER_START_TIMEOUT_S)
             if not ready or not os.read(ready_read, 1):
                 logger.error("worker %d did not start", pid)
+                return None
         finally:
             os.close(ready_read)
         logger.info("worker %d started", pid)
@@ -203,7 +204,9 @@ class Supervisor:
             code = os.waitstatus_to_exitcode(status)
             if self._stop_signals:
                 logger.info("worker %d stopped (exit %d)", pid, code)
-            elif code == 0 and lived >= MIN_HEALTHY_LIFETIME_S:
+            elif code == 0:
+                # A clean exit is a retirement (max_requests), however soon it came: a
+                # busy worker reaches its limit in well under MIN_HEALTHY_LIFETIME_S.
                 logger.info("worker %d exited (recycled)", pid)
                 self._respawn_delay = 0.0
             else:
@@ -229,7 +232,13 @@ class Supervisor:
         for old_pid in list(self._workers):
             if self._stop_signals:
                 return
-            self._spawn()
+            before = set(self._workers)
+            if self._spawn() is None:
+                # New code that does not start must not replace workers that serve.
+                logger.error("reload abandoned: the remaining old workers keep serving")
+                for pid in set(self._workers) - before:  # the one that failed, if still up
+                    _signal_quietly(pid, signal.SIGKILL)
+                return
             _signal_quietly(old_pid, signal.SIGTERM)
             self._wait_for_exit({old_pid}, self._limits.shutdown_timeout_s + 5.0)
 

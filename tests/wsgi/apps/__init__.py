@@ -1,0 +1,1 @@
+"""WSGI applications the hosting tests run under ``barehttp wsgi``."""
