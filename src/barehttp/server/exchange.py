@@ -142,8 +142,10 @@ class ServerExchange:
 
     def send_response(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         send_body = self._begin(status)
-        # RFC 9110 §8.6: no Content-Length in 1xx/204; for HEAD it is the GET length.
-        length = None if status < 200 or status == 204 else len(body)
+        # RFC 9110 §8.6: no Content-Length in 1xx/204; for HEAD it is the GET length, and a
+        # 304 may only carry the 200's length: without that body, "0" would be a false claim.
+        has_no_length = status < 200 or status == 204 or (status == 304 and not body)
+        length = None if has_no_length else len(body)
         data = format_head(
             self.head.http_version,
             status,

@@ -53,6 +53,10 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
                 # One socket per family, so "::" and "0.0.0.0" can both be bound.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
+            # Before listen(): a connection completing its handshake copies the options
+            # the listener has at that moment, and one without SO_RCVTIMEO would hold a
+            # worker in recv() forever (never parked, never idle-timed-out).
+            prepare_listener(sock, limits)
             sock.listen(limits.listen_backlog)
             listeners.append(sock)
     except OSError:

@@ -41,6 +41,10 @@ def serve(
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
+    if threading.current_thread() is threading.main_thread():
+        # Before the port opens: a SIGTERM from then on drains (serve_forever sees the
+        # request at once) instead of killing a process that may already be serving.
+        install_shutdown_signals(server)
     if ssl_context is not None and redirect_http_port is not None:
         redirect = Server(
             RedirectToHTTPS(port), host=host, port=redirect_http_port, access_log=access_log
@@ -52,6 +56,4 @@ def serve(
 
         server.add_shutdown_hook(stop_redirect)
     server.start()
-    if threading.current_thread() is threading.main_thread():
-        install_shutdown_signals(server)
     server.serve_forever()

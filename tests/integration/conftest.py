@@ -1,0 +1,96 @@
+"""Fixtures running barehttp as a real subprocess; each test kills only what it started."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+APPS = pathlib.Path(__file__).parent / "apps"
+STARTUP_TIMEOUT_S = 10.0
+EXIT_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A server subprocess; stderr goes to a file so nothing blocks on a full pipe."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    stderr_path: pathlib.Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_until_listening(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.stderr}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"server not listening after {timeout} s") from None
+                time.sleep(0.05)
+
+    def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = EXIT_TIMEOUT_S) -> int:
+        return self.process.wait(timeout=timeout)
+
+
+SpawnServer = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def spawn_server(tmp_path: pathlib.Path) -> Iterator[SpawnServer]:
+    """``spawn_server(*argv_after_python, port=None)`` starts and waits for a server.
+
+    The argument list follows ``sys.executable``; ``{port}`` in it is replaced by a
+    free port. Processes still running at the end are killed by PID.
+    """
+    started: list[ServerProcess] = []
+
+    def spawn(*arguments: str, wait: bool = True) -> ServerProcess:
+        port = free_port()
+        stderr_path = tmp_path / f"stderr-{len(started)}.log"
+        argv = [sys.executable, *(argument.format(port=port) for argument in arguments)]
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        server = ServerProcess(process, port, stderr_path)
+        started.append(server)
+        if wait:
+            server.wait_until_listening()
+        return server
+
+    yield spawn
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=EXIT_TIMEOUT_S)

@@ -1,0 +1,137 @@
+"""The ``barehttp`` command: help, options that take effect, and the access log."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServer
+from tests.server.rawhttp import ResponseReader
+
+SCRIPT = pathlib.Path(sys.executable).parent / "barehttp"
+# 127.0.0.1 - - [26/Nov/2026:11:21:37 +0000] "GET /x HTTP/1.1" 200 13
+ACCESS_LINE = re.compile(
+    r"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<size>\d+|-)$',
+    re.MULTILINE,
+)
+
+
+def run_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*arguments], capture_output=True, text=True, timeout=EXIT_TIMEOUT_S, check=False
+    )
+
+
+def test_help_exits_zero() -> None:
+    result = run_command(str(SCRIPT), "--help")
+    assert result.returncode == 0, result.stderr
+    assert "hello" in result.stdout
+
+
+def test_hello_help_lists_the_server_options() -> None:
+    result = run_command(str(SCRIPT), "hello", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in (
+        "--host",
+        "--port",
+        "--threads",
+        "--no-access-log",
+        "--idle-timeout",
+        "--header-timeout",
+        "--shutdown-timeout",
+        "--max-body",
+        "--max-connections",
+        "--queue",
+    ):
+        assert option in result.stdout
+
+
+def test_module_entry_point_help() -> None:
+    result = run_command(sys.executable, "-m", "barehttp.cli", "--help")
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_command_fails() -> None:
+    result = run_command(str(SCRIPT), "no-such-command")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def stop(server: ServerProcess) -> int:
+    server.signal(signal.SIGTERM)
+    return server.wait()
+
+
+def test_access_log_has_one_common_log_format_line_per_request(
+    spawn_server: SpawnServer,
+) -> None:
+    server = spawn_server("-m", "barehttp.cli", "hello", "--port", "{port}")
+    with requests.Session() as session:
+        assert session.get(server.url + "/first?x=1", timeout=5).status_code == 200
+        assert session.head(server.url + "/second", timeout=5).status_code == 200
+    assert requests.post(server.url + "/third", data=b"abc", timeout=5).status_code == 200
+    assert stop(server) == 0
+    lines = [match.groupdict() for match in ACCESS_LINE.finditer(server.stderr)]
+    assert lines == [
+        {"request": "GET /first?x=1 HTTP/1.1", "status": "200", "size": "13"},
+        {"request": "HEAD /second HTTP/1.1", "status": "200", "size": "-"},
+        {"request": "POST /third HTTP/1.1", "status": "200", "size": "13"},
+    ]
+
+
+def test_no_access_log_writes_no_request_lines(spawn_server: SpawnServer) -> None:
+    server = spawn_server("-m", "barehttp.cli", "hello", "--port", "{port}", "--no-access-log")
+    for _ in range(3):
+        assert requests.get(server.url + "/", timeout=5).status_code == 200
+    assert stop(server) == 0
+    stderr = server.stderr
+    assert ACCESS_LINE.search(stderr) is None
+    assert '"GET / HTTP/1.1"' not in stderr
+    assert "listening on http://127.0.0.1:" in stderr  # other logging still works
+
+
+def test_limit_options_take_effect(spawn_server: SpawnServer) -> None:
+    server = spawn_server(
+        "-m",
+        "barehttp.cli",
+        "hello",
+        "--port",
+        "{port}",
+        "--max-body",
+        "100",
+        "--idle-timeout",
+        "0.5",
+        "--max-connections",
+        "2",
+    )
+    assert requests.post(server.url + "/", data=b"x" * 101, timeout=5).status_code == 413
+    first = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    second = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        for sock in (first, second):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert ResponseReader(sock).read_response().status == 200
+        assert requests.get(server.url + "/", timeout=5).status_code == 503
+        started = time.monotonic()
+        assert ResponseReader(first).is_closed(timeout=3.0)  # --idle-timeout
+        assert time.monotonic() - started < 1.5
+    finally:
+        first.close()
+        second.close()
+    assert stop(server) == 0
+
+
+def test_taken_port_fails_cleanly(spawn_server: SpawnServer) -> None:
+    server = spawn_server("-m", "barehttp.cli", "hello", "--port", "{port}")
+    clash = run_command(sys.executable, "-m", "barehttp.cli", "hello", "--port", str(server.port))
+    assert clash.returncode != 0
+    assert "Address already in use" in clash.stderr
+    assert stop(server) == 0

@@ -1,0 +1,34 @@
+"""Listening sockets: accepted connections carry their timeouts from the first moment."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+
+import pytest
+
+from barehttp.protocol.limits import Limits
+from barehttp.server.listener import bind_listeners
+
+
+def read_timeout_s(sock: socket.socket, option: int) -> float:
+    whole, micro = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+    return whole + micro / 1_000_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="options inherited on Linux")
+def test_connection_queued_before_the_acceptor_starts_has_timeouts() -> None:
+    """A client may connect between listen() and the accept loop (start-up, pre-fork).
+
+    Its socket must still get SO_RCVTIMEO, or a worker would block in recv() on it
+    forever: never parked, never idle-timed-out, holding up shutdown.
+    """
+    limits = Limits(linger_s=0.05, write_timeout_s=3.0)
+    (listener,) = bind_listeners("127.0.0.1", 0, limits)
+    with listener, socket.create_connection(listener.getsockname()[:2], timeout=5):
+        accepted, _ = listener.accept()  # no Acceptor was ever created
+        with accepted:
+            assert read_timeout_s(accepted, socket.SO_RCVTIMEO) == pytest.approx(0.05, abs=0.01)
+            assert read_timeout_s(accepted, socket.SO_SNDTIMEO) == pytest.approx(3.0, abs=0.01)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
