@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import statistics
 import subprocess
 import sys
@@ -43,154 +42,17 @@ from harness import (
     BenchError,
     RunningServer,
     can_pin,
-    cpu_busy_seconds,
     installed_versions,
     interrupt_on_signals,
     machine_info,
-    pinned,
     prepare,
     running_server,
-    tree_cpu_seconds,
-    tree_status_kib,
     write_results,
 )
 from registry import SCENARIOS, SERVERS, SUITES, Scenario
+from wrk_runner import WrkResult, measure
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
-
-
-# --------------------------------------------------------------------------- wrk
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WrkResult:
-    """One measured wrk run."""
-
-    server: str
-    scenario: str
-    round: int
-    requests: int
-    duration_s: float
-    bytes_per_response: float
-    errors: dict[str, int]  # connect, read, write, timeout, status (= non-2xx/3xx responses)
-    latency_us: dict[str, float]
-    peak_rss_kib: int  # VmHWM of the server's processes, summed, after the run
-    server_cpu_s: float  # CPU time the server's processes used during the measured run
-    cpu0_busy_s: float  # busy time of the server's CPU during it: server + anything else
-
-    @property
-    def server_cpu_share(self) -> float:
-        """Fraction of the wall time the server ran: near 1.0 when it is CPU-bound."""
-        return self.server_cpu_s / self.duration_s if self.duration_s > 0 else 0.0
-
-    @property
-    def others_cpu_share(self) -> float:
-        """Fraction of the server's CPU taken by other processes: the noise, ideally ~0."""
-        return max(0.0, self.cpu0_busy_s - self.server_cpu_s) / self.duration_s
-
-    @property
-    def requests_per_s(self) -> float:
-        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-    @property
-    def is_clean(self) -> bool:
-        """No socket errors, no non-2xx/3xx answers, and some requests done."""
-        return self.error_count == 0 and self.requests > 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WrkSummary:
-    """What wrk_report.lua prints at the end of a run."""
-
-    requests: int
-    duration_s: float
-    bytes: int
-    errors: dict[str, int]
-    latency_us: dict[str, float]
-
-    @classmethod
-    def from_json(cls, text: str) -> WrkSummary:
-        data = json.loads(text)
-        return cls(
-            requests=int(data["requests"]),
-            duration_s=int(data["duration_us"]) / 1e6,
-            bytes=int(data["bytes"]),
-            errors={str(kind): int(count) for kind, count in data["errors"].items()},
-            latency_us={str(name): float(us) for name, us in data["latency_us"].items()},
-        )
-
-
-def run_wrk(
-    server: RunningServer, scenario: Scenario, *, duration_s: float, pin: bool
-) -> WrkSummary:
-    """Run wrk once against ``server``, pinned to CPU 1.
-
-    Raises:
-        BenchError: wrk failed or printed no summary.
-    """
-    context = server.context
-    argv = [
-        "wrk",
-        f"-t{scenario.wrk_threads}",
-        f"-c{scenario.connections}",
-        f"-d{max(1, round(duration_s))}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(WRK_SCRIPT),
-    ]
-    for header in scenario.headers:
-        argv += ["-H", header]
-    argv.append(f"http://{context.host}:{context.port}{scenario.path}")
-    process = subprocess.Popen(
-        pinned(argv, LOAD_CPU, pin), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=duration_s + 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    if process.returncode != 0:
-        raise BenchError(f"wrk exited with {process.returncode}: {stderr.strip()}")
-    for line in stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            return WrkSummary.from_json(line.removeprefix("BENCH_JSON "))
-    raise BenchError(f"wrk printed no summary:\n{stdout}\n{stderr}")
-
-
-def measure(
-    server: RunningServer,
-    scenario: Scenario,
-    *,
-    duration_s: float,
-    warmup_s: float,
-    round_index: int,
-    pin: bool,
-) -> WrkResult:
-    """Warm up (discarded), then one measured wrk run."""
-    if warmup_s > 0:
-        run_wrk(server, scenario, duration_s=warmup_s, pin=pin)
-    cpu_before, busy_before = tree_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU)
-    summary = run_wrk(server, scenario, duration_s=duration_s, pin=pin)
-    cpu_after, busy_after = tree_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU)
-    return WrkResult(
-        server=server.spec.name,
-        scenario=scenario.name,
-        round=round_index,
-        requests=summary.requests,
-        duration_s=summary.duration_s,
-        bytes_per_response=summary.bytes / summary.requests if summary.requests else 0.0,
-        errors=summary.errors,
-        latency_us=summary.latency_us,
-        peak_rss_kib=tree_status_kib(server.pid, "VmHWM"),
-        server_cpu_s=cpu_after - cpu_before,
-        cpu0_busy_s=busy_after - busy_before,
-    )
 
 
 # --------------------------------------------------------------------------- report
