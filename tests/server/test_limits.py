@@ -7,6 +7,8 @@ import socket
 import threading
 import time
 
+from barehttp.server.exchange import ServerExchange
+from barehttp.server.handler import Exchange
 from tests.server.conftest import RunningServer, StartServer
 from tests.server.handlers import HELLO, TestHandler
 from tests.server.rawhttp import ResponseReader
@@ -154,6 +156,59 @@ def test_stalled_body_gets_408(start_server: StartServer) -> None:
     assert response.status == 408
     assert time.monotonic() - started < 2.0
     assert reader.is_closed(timeout=3.0)
+
+
+def fill_send_buffer(sock: socket.socket) -> None:
+    """Queue bytes on ``sock`` until the kernel takes no more (the peer is not reading)."""
+    for size in (65_536, 4_096, 256, 16, 1):
+        try:
+            while True:
+                sock.send(b"x" * size, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            pass
+
+
+def test_expiring_a_client_that_does_not_read_does_not_stall_the_reactor(
+    start_server: StartServer,
+) -> None:
+    """The 408 for a timed-out head is written by the reactor thread; it must not wait.
+
+    The attacker's receive window is shut (it never reads), so a blocking write of
+    the 408 would hold the reactor for write_timeout_s, and with it every parked
+    connection: none would be resumed or expired meanwhile.
+    """
+    captured: list[socket.socket] = []
+
+    def handler(exchange: Exchange) -> None:
+        assert isinstance(exchange, ServerExchange)
+        captured.append(exchange.connection.sock)
+        exchange.send_response(200, [], b"ok")
+
+    server = start_server(handler, header_timeout_s=0.5, write_timeout_s=5.0, idle_timeout_s=30.0)
+    victim = server.connect()
+    victim_reader = ResponseReader(victim)
+    victim.sendall(GET)
+    assert victim_reader.read_response().status == 200
+    attacker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.sockets.append(attacker)
+    attacker.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4_096)  # a window soon shut
+    attacker.settimeout(5)
+    attacker.connect((server.host, server.port))
+    attacker.sendall(GET)  # answered, never read
+    deadline = time.monotonic() + 3.0
+    while len(captured) < 2 or server.server.context.reactor.parked_count < 2:
+        assert time.monotonic() < deadline, "connections were not parked"
+        time.sleep(0.02)
+    fill_send_buffer(captured[1])  # parked: no worker touches this socket now
+    time.sleep(0.1)
+    fill_send_buffer(captured[1])  # what moved on to the client meanwhile
+    attacker.sendall(b"GET / HT")  # an unfinished head: 408 after header_timeout_s
+    time.sleep(1.0)  # the reactor expires the attacker during this
+    started = time.monotonic()
+    victim.sendall(GET)
+    assert victim_reader.read_response().status == 200
+    assert time.monotonic() - started < 1.0
+    assert server.wait_for_open_connections(1, timeout=1.0)  # the attacker is gone
 
 
 # -- capacity ----------------------------------------------------------------------

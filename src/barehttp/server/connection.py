@@ -98,8 +98,12 @@ class Connection:
 
     def expire(self) -> None:
         if self.parser.is_mid_request:
-            self.send_error(RequestTimeout("request not received in time"))
-        self.close()
+            # Through reject(): this runs on the reactor thread, which must not wait up to
+            # write_timeout_s on a client whose receive window is shut (all parked
+            # connections would stall behind it).
+            self.reject(RequestTimeout("request not received in time"))
+        else:
+            self.close()
 
     # -- worker side ----------------------------------------------------------
 
