@@ -25,7 +25,6 @@ from barehttp.protocol.errors import (
     BadRequest,
     HTTPError,
     RequestTimeout,
-    ServiceUnavailable,
     format_error_body,
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
@@ -93,8 +92,9 @@ class Connection:
     def resume(self) -> None:
         if not self.parser.is_mid_request:  # a new request starts with these bytes
             self.request_started = time.monotonic()
-        if not self.context.pool.submit(self.serve):
-            self.reject(ServiceUnavailable("server is at capacity, retry later"))
+        # Unbounded: this client is already connected and costs no more by waiting
+        # its turn, and a burst of keep-alive requests should queue, not get 503s.
+        self.context.pool.submit(self.serve, bounded=False)
 
     def expire(self) -> None:
         if self.parser.is_mid_request:

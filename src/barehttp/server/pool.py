@@ -28,9 +28,12 @@ class WorkerPool:
         # under a race — harmless, the bound is about memory, not exactness.
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._queue_limit = queue_limit
-        self._busy = 0
-        self._busy_lock = threading.Lock()
-        self._idle = threading.Condition(self._busy_lock)
+        # Jobs submitted and not yet finished (queued or running). Counted under one
+        # lock from submit() to the end of the job, so wait_idle() never sees a job
+        # in the gap between leaving the queue and starting to run.
+        self._unfinished = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{index}", daemon=True)
             for index in range(thread_count)
@@ -38,10 +41,16 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, job: Job) -> bool:
-        """Queue ``job``; False if the queue is full."""
-        if self._jobs.qsize() >= self._queue_limit:
+    def submit(self, job: Job, *, bounded: bool = True) -> bool:
+        """Queue ``job``; False if the queue is full.
+
+        ``bounded=False`` queues regardless: for connections already open and
+        parked, whose memory is already spent, waiting their turn beats a 503.
+        """
+        if bounded and self._jobs.qsize() >= self._queue_limit:
             return False
+        with self._lock:
+            self._unfinished += 1
         self._jobs.put(job)
         return True
 
@@ -52,9 +61,7 @@ class WorkerPool:
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job runs or waits; False if ``timeout`` passed first."""
         with self._idle:
-            return self._idle.wait_for(
-                lambda: self._busy == 0 and self._jobs.empty(), timeout=timeout
-            )
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
 
     def stop(self, timeout: float = 1.0) -> None:
         """Let each thread finish its current job, then end the threads."""
@@ -69,14 +76,12 @@ class WorkerPool:
             job = jobs.get()
             if job is None:
                 return
-            with self._busy_lock:
-                self._busy += 1
             try:
                 job()
             except Exception:  # a job must never kill its thread
                 logger.exception("unhandled error in worker job")
             finally:
-                with self._busy_lock:
-                    self._busy -= 1
-                    if self._busy == 0:
+                with self._lock:
+                    self._unfinished -= 1
+                    if self._unfinished == 0:
                         self._idle.notify_all()
