@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from barehttp.protocol.errors import HeaderFieldsTooLarge
+from barehttp.protocol.events import RequestHead
 from barehttp.protocol.headers import Headers
+from barehttp.protocol.limits import Limits
+from barehttp.protocol.parser import RequestParser
 from tests.protocol.helpers import bytewise, parse_error, parse_one, request
 
 
@@ -114,3 +118,20 @@ def test_headers_get_returns_default_when_absent() -> None:
     assert headers.get("b", "fallback") == "fallback"
     assert headers.get_all("b") == []
     assert 1 not in headers
+
+
+def test_repeated_header_section_gives_independent_headers() -> None:
+    """The header-section memo must not let one request's Headers leak into the next."""
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Memo: 1\r\n\r\n"
+    parser = RequestParser(Limits())
+    first = parser.feed(request)[0]
+    parser.start_next()
+    assert isinstance(first, RequestHead)
+    first.headers.append("x-added", "leak")
+    second = parser.feed(request)[0]
+    assert isinstance(second, RequestHead)
+    assert second.headers.items() == [("host", "a"), ("x-memo", "1")]
+    # And the memo still honours each parser's header-count limit.
+    strict = RequestParser(Limits(max_header_count=1))
+    with pytest.raises(HeaderFieldsTooLarge):
+        strict.feed(request)

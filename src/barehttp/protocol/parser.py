@@ -215,12 +215,27 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str]:
     return method.decode("ascii"), target.decode("latin-1"), version_text
 
 
+# Parsed header sections by their exact bytes. A client repeats its header section
+# byte for byte from request to request (the same User-Agent, Accept and Cookie
+# lines), and parsing one is a pure function of its bytes, so it is memoized:
+# bounded in entries and in key size, and emptied when full.
+_FIELD_BLOCKS: dict[bytes, tuple[list[tuple[str, str]], dict[str, list[str]]]] = {}
+FIELD_BLOCK_CACHE_MAX_ENTRIES = 1_024
+FIELD_BLOCK_CACHE_MAX_BYTES = 4_096
+
+
 def _parse_field_block(
     block: bytes, max_count: int
 ) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """All field lines, plus the few that shape framing grouped by name."""
+    """All field lines, plus the few that shape framing grouped by name.
+
+    The caller owns the returned list (a copy); the dict is shared and read-only.
+    """
     if block.count(b"\r\n") >= max_count:
         raise HeaderFieldsTooLarge(f"more than {max_count} header fields")
+    cached = _FIELD_BLOCKS.get(block)
+    if cached is not None:
+        return list(cached[0]), cached[1]
     if grammar.FIELD_BLOCK.fullmatch(block) is None:
         # Some line breaks a rule: find it, for an exact error message.
         for raw_line in block.split(b"\r\n"):
@@ -239,6 +254,11 @@ def _parse_field_block(
                 framing[name].append(value)
             else:
                 framing[name] = [value]
+    if len(block) <= FIELD_BLOCK_CACHE_MAX_BYTES:
+        if len(_FIELD_BLOCKS) >= FIELD_BLOCK_CACHE_MAX_ENTRIES:
+            _FIELD_BLOCKS.clear()
+        _FIELD_BLOCKS[block] = (fields, framing)
+        return list(fields), framing
     return fields, framing
 
 
