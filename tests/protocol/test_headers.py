@@ -124,13 +124,15 @@ def test_repeated_header_section_gives_independent_headers() -> None:
     """The header-section memo must not let one request's Headers leak into the next."""
     request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Memo: 1\r\n\r\n"
     parser = RequestParser(Limits())
-    first = parser.feed(request)[0]
-    parser.start_next()
-    assert isinstance(first, RequestHead)
-    first.headers.append("x-added", "leak")
-    second = parser.feed(request)[0]
-    assert isinstance(second, RequestHead)
-    assert second.headers.items() == [("host", "a"), ("x-memo", "1")]
+    heads = []
+    for _ in range(3):  # a miss, then hits: each must get its own list
+        head = parser.feed(request)[0]
+        parser.start_next()
+        assert isinstance(head, RequestHead)
+        head.headers.append("x-added", "leak")
+        heads.append(head)
+    for head in heads:
+        assert head.headers.items() == [("host", "a"), ("x-memo", "1"), ("x-added", "leak")]
     # And the memo still honours each parser's header-count limit.
     strict = RequestParser(Limits(max_header_count=1))
     with pytest.raises(HeaderFieldsTooLarge):
