@@ -47,18 +47,16 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec(
             name="barehttp",
             argv=command(
-                "{bin}/barehttp hello --host {host} --port {port} --threads {threads}"
-                " --no-access-log"
+                "{bin}/barehttp hello --host {host} --port {port} --no-access-log"
             ),
-            notes="barehttp hello, --threads N (same N as waitress)",
+            notes="barehttp hello, default settings (64 worker threads)",
         ),
         ServerSpec(
             name="waitress",
             argv=command(
-                "{bin}/waitress-serve --listen={host}:{port} --threads={threads}"
-                " {extra} hello_wsgi:app"
+                "{bin}/waitress-serve --listen={host}:{port} {extra} hello_wsgi:app"
             ),
-            notes="waitress 3.0.2, WSGI hello, --threads N (waitress's default is 4)",
+            notes="waitress 3.0.2, WSGI hello, default settings (4 threads)",
         ),
         ServerSpec(
             name="granian",

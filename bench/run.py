@@ -225,7 +225,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="repeat a run when other processes took more than this share of CPU 0",
     )
     parser.add_argument("--noise-retries", type=int, default=1, help="repeats at most")
-    parser.add_argument("--threads", type=int, default=4, help="barehttp/waitress worker threads")
+    parser.add_argument("--threads", type=int, default=4, help="worker threads for servers whose command uses {threads}")
     parser.add_argument("--connections", type=int, help="override every scenario's connections")
     parser.add_argument("--no-install", action="store_true", help="skip venv and apt checks")
     parser.add_argument("--list", action="store_true", help="list servers, scenarios, suites")
