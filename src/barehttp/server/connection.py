@@ -38,6 +38,8 @@ _T = TypeVar("_T")
 
 # What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
 _EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
+# Request bytes read and dropped after an error response before closing anyway.
+MAX_LINGER_DISCARD_BYTES = 1_048_576
 
 
 class Connection:
@@ -178,7 +180,7 @@ class Connection:
                     self._check_head_deadline()
             except HTTPError as error:
                 self.send_error(error)
-                self.close()
+                self.close_lingering()
                 return None
             except OSError:
                 self.close()
@@ -333,6 +335,28 @@ class Connection:
         except OSError:
             pass
         self.send_error(error)
+        self.close()
+
+    def close_lingering(self) -> None:
+        """Close after an error response without letting a reset destroy it.
+
+        Closing a socket with unread request bytes makes the kernel send RST,
+        and the client may discard our response with it (a 413 for a large
+        upload, say). So we half-close, read and drop what is in flight for at
+        most ``linger_s``, then close (the "lingering close" of Apache and nginx).
+        """
+        if not self.is_tls:
+            deadline = time.monotonic() + self.context.limits.linger_s
+            dropped = 0
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+                while dropped < MAX_LINGER_DISCARD_BYTES and time.monotonic() < deadline:
+                    data = self.sock.recv(65_536)  # each wait bounded by SO_RCVTIMEO
+                    if not data:
+                        break
+                    dropped += len(data)
+            except OSError:
+                pass
         self.close()
 
     def close(self) -> None:
