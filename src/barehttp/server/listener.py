@@ -48,6 +48,7 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
                 continue
             seen.add(key)
             sock = socket.socket(family, kind, proto)
+            listeners.append(sock)  # from here on, closed if anything below fails
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 # One socket per family, so "::" and "0.0.0.0" can both be bound.
@@ -58,7 +59,6 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
             # worker in recv() forever (never parked, never idle-timed-out).
             prepare_listener(sock, limits)
             sock.listen(limits.listen_backlog)
-            listeners.append(sock)
     except OSError:
         for sock in listeners:
             sock.close()
