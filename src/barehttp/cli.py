@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.protocol.limits import Limits
+from barehttp.server.workers import WorkerOptions
 
 if TYPE_CHECKING:
+    from barehttp.server.handler import Handler
     from barehttp.storage.sqlite import SQLiteStorage
 
 DEFAULT_LIMITS = Limits()
@@ -99,6 +101,38 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         metavar="SECONDS",
         help="how long in-flight requests get after SIGTERM",
     )
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """Pre-forked worker processes (``wsgi`` and ``app``)."""
+    group = parser.add_argument_group("worker processes")
+    group.add_argument(
+        "--workers",
+        type=parse_worker_count,
+        default=1,
+        help="worker processes; 0 or auto = one per CPU (default 1)",
+    )
+    group.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="recycle a worker after this many requests (0 = never)",
+    )
+    group.add_argument(
+        "--max-requests-jitter",
+        type=int,
+        default=0,
+        help="random extra requests per worker, so they do not recycle together",
+    )
+
+
+def worker_options_from_args(args: argparse.Namespace) -> WorkerOptions | None:
+    """The worker settings, or None to serve from this one process."""
+    if args.workers <= 1 and not args.max_requests:
+        return None
+    if args.redirect_http_port is not None:
+        raise SystemExit("barehttp: --redirect-http-port is not supported with --workers")
+    return WorkerOptions(max(1, args.workers), args.max_requests, args.max_requests_jitter)
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:
@@ -191,6 +225,7 @@ def run_wsgi(args: argparse.Namespace) -> int:
     from barehttp.wsgi.loader import AppLoadError, check_app, load_app
     from barehttp.wsgi.serve import serve_wsgi
 
+    worker_options_from_args(args)  # refuses option combinations workers cannot honour
     spec: str = args.app
     chdir: str | None = args.chdir
     try:  # fail fast, before binding or forking
@@ -216,20 +251,36 @@ DEFAULT_DB = "./barehttp.db"
 
 def run_app(args: argparse.Namespace) -> int:
     from barehttp.app.web_app import create_app
-    from barehttp.server.serve import serve
+    from barehttp.server.serve import serve, serve_in_workers
     from barehttp.storage.base import StorageError
     from barehttp.storage.sqlite import SQLiteStorage
 
     kwargs = server_kwargs(args)
+    workers = worker_options_from_args(args)
     try:
-        storage = SQLiteStorage(args.db)
+        storage = SQLiteStorage(args.db)  # applies migrations once, before any fork
     except (StorageError, ValueError) as error:
         logging.getLogger("barehttp").error("cannot open database %s: %s", args.db, error)
         return 1
-    app = create_app(storage, limits=kwargs["limits"])
-    # Closed only after in-flight requests finished: they may still be writing.
-    serve(app, **kwargs, on_shutdown=[storage.close])
-    return 0
+    if workers is None:
+        app = create_app(storage, limits=kwargs["limits"])
+        # Closed only after in-flight requests finished: they may still be writing.
+        serve(app, **kwargs, on_shutdown=[storage.close])
+        return 0
+    storage.close()  # each worker opens its own: SQLite connections must not cross a fork
+    worker_storage: list[SQLiteStorage] = []
+
+    def make_handler() -> Handler:
+        worker_storage.append(SQLiteStorage(args.db))
+        return create_app(worker_storage[-1], limits=kwargs["limits"])
+
+    del kwargs["redirect_http_port"]
+    return serve_in_workers(
+        make_handler,
+        options=workers,
+        worker_shutdown_hooks=lambda: [opened.close for opened in worker_storage],
+        **kwargs,
+    )
 
 
 def run_users_list(args: argparse.Namespace) -> int:
@@ -330,32 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
         "app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application or app:create_app()"
     )
     add_server_options(wsgi)
-    wsgi.add_argument(
-        "--workers",
-        type=parse_worker_count,
-        default=1,
-        help="worker processes; 0 or auto = one per CPU (default 1)",
-    )
+    add_worker_options(wsgi)
     wsgi.add_argument("--root-path", default="", help="SCRIPT_NAME the app is mounted under")
     wsgi.add_argument(
         "--chdir", default=None, help="change to this directory before loading the app"
-    )
-    wsgi.add_argument(
-        "--max-requests",
-        type=int,
-        default=0,
-        help="recycle a worker after this many requests (0 = never)",
-    )
-    wsgi.add_argument(
-        "--max-requests-jitter",
-        type=int,
-        default=0,
-        help="random extra requests per worker, so they do not recycle together",
     )
     wsgi.set_defaults(run=run_wsgi)
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite storage)")
     add_server_options(app, default_port=8080)
+    add_worker_options(app)
     app.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
     app.set_defaults(run=run_app)
 

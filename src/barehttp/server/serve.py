@@ -1,7 +1,8 @@
-"""serve(): run a handler until SIGINT/SIGTERM, the few-lines entry point."""
+"""serve() and serve_in_workers(): run a handler until SIGINT/SIGTERM, then drain."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from barehttp.server.handler import Handler
 from barehttp.server.server import Server
 from barehttp.server.signals import install_shutdown_signals
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
+from barehttp.server.workers import Supervisor, WorkerOptions
 
 
 def serve(
@@ -57,3 +59,43 @@ def serve(
         server.add_shutdown_hook(stop_redirect)
     server.start()
     server.serve_forever()
+
+
+def serve_in_workers(
+    make_handler: Callable[[], Handler],
+    *,
+    options: WorkerOptions,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    limits: Limits | None = None,
+    access_log: bool = True,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    worker_shutdown_hooks: Callable[[], list[Callable[[], None]]] | None = None,
+) -> int:
+    """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
+
+    ``make_handler`` runs inside each worker, after the fork, so per-process
+    resources (database connections, the application's modules) are the
+    worker's own. ``worker_shutdown_hooks()``, also called in the worker after
+    ``make_handler``, gives the hooks that run when that worker has drained.
+    """
+    limits = limits or Limits()
+    ssl_context = make_server_context(certfile, keyfile) if certfile else None
+
+    def make_server(handler: Handler, listeners: list[socket.socket]) -> Server:
+        server = Server(
+            handler,
+            limits=limits,
+            listeners=listeners,
+            access_log=access_log,
+            ssl_context=ssl_context,
+        )
+        for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
+            server.add_shutdown_hook(hook)
+        return server
+
+    supervisor = Supervisor(
+        make_handler, host=host, port=port, limits=limits, options=options, make_server=make_server
+    )
+    return supervisor.run()

@@ -7,10 +7,8 @@ from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
-from barehttp.server.serve import serve
-from barehttp.server.server import Server
-from barehttp.server.tls import make_server_context
-from barehttp.server.workers import Supervisor, WorkerOptions
+from barehttp.server.serve import serve, serve_in_workers
+from barehttp.server.workers import WorkerOptions
 from barehttp.wsgi.adapter import WSGIHandler
 
 
@@ -57,19 +55,15 @@ def serve_wsgi(
             redirect_http_port=redirect_http_port,
         )
         return 0
-    ssl_context = make_server_context(certfile, keyfile) if certfile else None
-    supervisor = Supervisor(
+    if redirect_http_port is not None:
+        raise ValueError("redirect_http_port is not supported with worker processes")
+    return serve_in_workers(
         make_handler,
+        options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
         host=host,
         port=port,
         limits=limits,
-        options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
-        make_server=lambda handler, listeners: Server(
-            handler,
-            limits=limits,
-            listeners=listeners,
-            access_log=access_log,
-            ssl_context=ssl_context,
-        ),
+        access_log=access_log,
+        certfile=certfile,
+        keyfile=keyfile,
     )
-    return supervisor.run()
