@@ -93,6 +93,9 @@ class ServerSpec:
     setup: Callable[[ServerContext], None] | None = None  # writes configs/files into workdir
     ready_path: str = "/"
     ready_body: bytes | None = HELLO_BODY
+    # False for multi-process servers measured on every CPU (the workers suite): only the load
+    # generator is then pinned, and it shares CPU 1 with the server.
+    is_pinned: bool = True
     startup_timeout_s: float = 30.0
     stop_timeout_s: float = 10.0
 
@@ -285,6 +288,11 @@ def cpu_busy_seconds(cpu: int) -> float:
     return 0.0
 
 
+def measured_cpus(spec: ServerSpec) -> tuple[int, ...]:
+    """The CPUs a server may run on: CPU 0, or every CPU for an unpinned spec."""
+    return (SERVER_CPU,) if spec.is_pinned else tuple(sorted(os.sched_getaffinity(0)))
+
+
 def tree_threads(pid: int) -> int:
     """Thread count summed over ``pid`` and its descendants."""
     return sum(len(list(Path(f"/proc/{m}/task").glob("*"))) for m in process_tree(pid))
@@ -371,6 +379,8 @@ def running_server(
 ) -> Iterator[RunningServer]:
     """Start ``spec`` on a free port pinned to CPU 0, wait until ready, stop it on exit.
 
+    A spec with ``is_pinned=False`` is left on every CPU.
+
     The server runs in its own session (process group = its PID), so Ctrl-C
     reaches only this script, which then ends the group in ``finally``.
     """
@@ -386,7 +396,9 @@ def running_server(
         )
         if spec.setup is not None:
             spec.setup(context)
-        argv = pinned(context.expand_argv(spec.argv, extra_args), SERVER_CPU, pin)
+        argv = pinned(
+            context.expand_argv(spec.argv, extra_args), SERVER_CPU, pin and spec.is_pinned
+        )
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(APPS_DIR)}
         env.update({name: context.expand([value])[0] for name, value in spec.env})
         log_path = workdir / "server.log"

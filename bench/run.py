@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import statistics
 import subprocess
 import sys
@@ -49,10 +50,11 @@ from harness import (
     running_server,
     write_results,
 )
-from registry import SCENARIOS, SERVERS, SUITES, Scenario
+from registry import SCENARIOS, SERVERS, SUITES, Comparison, Scenario, Target
 from wrk_runner import WrkResult, measure
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
+NAME_WIDTH = max(12, *(len(name) for name in SERVERS))  # server column of the table and lines
 
 
 # --------------------------------------------------------------------------- report
@@ -114,7 +116,7 @@ def format_table(
 ) -> str:
     by_key = {(s.server, s.scenario): s for s in summaries}
     header = (
-        f"{'server':<12} {'scenario':<12} {'req/s':>10} {'p99 ms':>8}"
+        f"{'server':<{NAME_WIDTH}} {'scenario':<12} {'req/s':>10} {'p99 ms':>8}"
         f" {'srv cpu':>8} {'others':>7}  errors"
     )
     lines = [header, "-" * len(header)]
@@ -126,7 +128,7 @@ def format_table(
             mark = "" if summary.is_clean else " !"
             mark += " ~" if summary.others_cpu_share > max_noise else ""
             lines.append(
-                f"{server:<12} {scenario:<12} {summary.requests_per_s:>10.0f}"
+                f"{server:<{NAME_WIDTH}} {scenario:<12} {summary.requests_per_s:>10.0f}"
                 f" {summary.p99_latency_ms:>8.1f} {summary.server_cpu_share:>8.0%}"
                 f" {summary.others_cpu_share:>7.0%}  {describe_errors(summary.errors)}{mark}"
             )
@@ -159,41 +161,134 @@ class Ratio:
 
 
 def compute_ratios(
-    results: Sequence[WrkResult], baseline: str, servers: Sequence[str], scenarios: Sequence[str]
+    results: Sequence[WrkResult], comparisons: Sequence[Comparison], scenarios: Sequence[str]
 ) -> list[Ratio]:
-    """``baseline/peer`` for every peer and scenario, paired round by round."""
+    """``baseline/peer`` for every comparison's peer and scenario, paired round by round."""
     by_key = {(r.server, r.scenario, r.round): r for r in results}
     rounds = sorted({r.round for r in results})
     ratios = []
     for scenario in scenarios:
-        for server in servers:
-            if server == baseline:
+        for comparison in comparisons:
+            baseline = comparison.baseline
+            for server in comparison.peers:
+                pairs = [
+                    (by_key[(baseline, scenario, n)], by_key[(server, scenario, n)])
+                    for n in rounds
+                    if (baseline, scenario, n) in by_key and (server, scenario, n) in by_key
+                ]
+                values = [
+                    mine.requests_per_s / theirs.requests_per_s
+                    for mine, theirs in pairs
+                    if theirs.requests_per_s > 0
+                ]
+                if not values:
+                    continue
+                ratios.append(
+                    Ratio(
+                        numerator=baseline,
+                        denominator=server,
+                        scenario=scenario,
+                        value=statistics.median(values),
+                        low=min(values),
+                        high=max(values),
+                        rounds=len(values),
+                        is_clean=all(mine.is_clean and theirs.is_clean for mine, theirs in pairs),
+                    )
+                )
+    return ratios
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetCheck:
+    """A ``Target`` measured: the baseline over the fastest peer, median of the rounds."""
+
+    target: Target
+    value: float
+    fastest: str  # the peer that was fastest most often
+    rounds: int
+    is_clean: bool
+
+    @property
+    def is_met(self) -> bool:
+        return self.value >= self.target.minimum
+
+    def __str__(self) -> str:
+        target = self.target
+        against = (
+            target.peers[0]
+            if len(target.peers) == 1
+            else f"fastest of {', '.join(target.peers)} (mostly {self.fastest})"
+        )
+        verdict = "met" if self.is_met else "MISSED"
+        note = "" if self.is_clean else ", NOT CLEAN"
+        return (
+            f"target {target.baseline} >= {target.minimum:.2f}x {against} {target.scenario}:"
+            f" {self.value:.2f}x, {verdict}{note}"
+        )
+
+
+def check_targets(results: Sequence[WrkResult], targets: Sequence[Target]) -> list[TargetCheck]:
+    """Each target whose servers were all measured in some round, round by round."""
+    by_key = {(r.server, r.scenario, r.round): r for r in results}
+    rounds = sorted({r.round for r in results})
+    checks = []
+    for target in targets:
+        values: list[float] = []
+        winners: list[str] = []
+        clean = True
+        for n in rounds:
+            mine = by_key.get((target.baseline, target.scenario, n))
+            theirs = [by_key.get((peer, target.scenario, n)) for peer in target.peers]
+            if mine is None or any(result is None for result in theirs):
                 continue
-            pairs = [
-                (by_key[(baseline, scenario, n)], by_key[(server, scenario, n)])
-                for n in rounds
-                if (baseline, scenario, n) in by_key and (server, scenario, n) in by_key
-            ]
-            values = [
-                mine.requests_per_s / theirs.requests_per_s
-                for mine, theirs in pairs
-                if theirs.requests_per_s > 0
-            ]
-            if not values:
+            measured = [result for result in theirs if result is not None]
+            fastest = max(measured, key=lambda result: result.requests_per_s)
+            if fastest.requests_per_s <= 0:
                 continue
-            ratios.append(
-                Ratio(
-                    numerator=baseline,
-                    denominator=server,
-                    scenario=scenario,
+            values.append(mine.requests_per_s / fastest.requests_per_s)
+            winners.append(fastest.server)
+            clean = clean and mine.is_clean and all(result.is_clean for result in measured)
+        if values:
+            checks.append(
+                TargetCheck(
+                    target=target,
                     value=statistics.median(values),
-                    low=min(values),
-                    high=max(values),
+                    fastest=statistics.mode(winners),
                     rounds=len(values),
-                    is_clean=all(mine.is_clean and theirs.is_clean for mine, theirs in pairs),
+                    is_clean=clean,
                 )
             )
-    return ratios
+    return checks
+
+
+def describe_cpus(cpus: Sequence[int]) -> str:
+    return ",".join(str(cpu) for cpu in cpus)
+
+
+def all_cpus() -> tuple[int, ...]:
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
+def describe_placement(server_names: Sequence[str], pin: bool) -> str:
+    """Where the servers and wrk run, said in the header line."""
+    if not pin:
+        return "UNPINNED (CPUs 0 and 1 not both available)"
+    unpinned = [name for name in server_names if not SERVERS[name].is_pinned]
+    pinned_names = [name for name in server_names if SERVERS[name].is_pinned]
+    parts = []
+    if pinned_names:
+        parts.append(
+            f"servers on CPU {SERVER_CPU}"
+            if not unpinned
+            else f"{', '.join(pinned_names)} on CPU {SERVER_CPU}"
+        )
+    if unpinned:
+        parts.append(
+            f"{'servers' if not pinned_names else ', '.join(unpinned)} NOT pinned"
+            f" (CPUs {describe_cpus(all_cpus())}, shared with wrk)"
+        )
+    parts.append(f"wrk pinned to CPU {LOAD_CPU}")
+    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------- command line
@@ -225,7 +320,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="repeat a run when other processes took more than this share of CPU 0",
     )
     parser.add_argument("--noise-retries", type=int, default=1, help="repeats at most")
-    parser.add_argument("--threads", type=int, default=4, help="worker threads for servers whose command uses {threads}")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="worker threads for servers whose command uses {threads}",
+    )
     parser.add_argument("--connections", type=int, help="override every scenario's connections")
     parser.add_argument("--no-install", action="store_true", help="skip venv and apt checks")
     parser.add_argument("--list", action="store_true", help="list servers, scenarios, suites")
@@ -235,7 +335,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def print_registry() -> None:
     print("servers:")
     for spec in SERVERS.values():
-        print(f"  {spec.name:<12} {spec.notes}")
+        print(f"  {spec.name:<{NAME_WIDTH}} {spec.notes}")
     print("scenarios:")
     for scenario in SCENARIOS.values():
         print(f"  {scenario.name:<12} {scenario.description}")
@@ -286,9 +386,9 @@ def measure_one(
         is_noisy = result.others_cpu_share > max_noise
         retry_note = "  (noisy: again)" if is_noisy and attempt < noise_retries else ""
         print(
-            f"  round {round_index + 1} {name:<12} {scenario.name:<12}"
+            f"  round {round_index + 1} {name:<{NAME_WIDTH}} {scenario.name:<12}"
             f" {result.requests_per_s:>10.0f} req/s  server cpu {result.server_cpu_share:4.0%}"
-            f"  others on cpu {SERVER_CPU} {result.others_cpu_share:4.0%}"
+            f"  others on cpu {describe_cpus(result.server_cpus)} {result.others_cpu_share:4.0%}"
             f"  errors: {describe_errors(result.errors)}{retry_note}",
             flush=True,
         )
@@ -309,9 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenario_names = split_names(args.scenarios, dict(SCENARIOS), "scenario") or list(
         suite.scenarios
     )
-    baseline = args.baseline or suite.baseline
-    if baseline not in server_names:
-        baseline = server_names[0]  # e.g. --servers waitress,granian: ratios against the first
+    if args.baseline is not None and args.baseline not in server_names:
+        raise SystemExit(f"--baseline {args.baseline} is not among the servers")
+    # e.g. --servers waitress,granian: ratios against the first
+    comparisons = suite.pairs(server_names, args.baseline)
     scenarios = [SCENARIOS[name] for name in scenario_names]
     if args.connections is not None:
         scenarios = [dataclasses.replace(s, connections=args.connections) for s in scenarios]
@@ -330,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"suite {suite.name}: {', '.join(server_names)} x {', '.join(scenario_names)}; "
         f"{args.warmup:g} s warm-up + {args.duration:g} s, {args.rounds} round(s), "
-        f"threads={args.threads}, servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}",
+        f"threads={args.threads}, {describe_placement(server_names, pin)}",
         flush=True,
     )
     results: list[WrkResult] = []
@@ -373,18 +474,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
     summaries = summarize(results)
-    ratios = compute_ratios(results, baseline, server_names, scenario_names)
+    ratios = compute_ratios(results, comparisons, scenario_names)
+    checks = check_targets(results, suite.targets)
     print()
     print(format_table(summaries, server_names, scenario_names, args.max_noise))
     print()
     for ratio in ratios:
         print(ratio)
+    if checks:
+        print()
+    for check in checks:
+        print(check)
     if any(not s.is_clean for s in summaries):
         print("! = errors during the run: that figure is not clean")
     print(
         "srv cpu = CPU time the server used / wall time (median);"
         " others = CPU 0 time used by other processes (worst round): noise"
     )
+    if any(not SERVERS[name].is_pinned for name in server_names) and pin:
+        print(
+            f"unpinned servers: srv cpu counts every CPU ({len(all_cpus()) * 100}% = all busy);"
+            f" others = time other processes took on CPUs {describe_cpus(all_cpus())}, wrk's own"
+            f" left out; wrk runs on CPU {LOAD_CPU}, competing with the server there"
+        )
     if any(s.others_cpu_share > args.max_noise for s in summaries):
         print(f"~ = noisy: other processes took over {args.max_noise:.0%} of CPU 0 in a round")
     for name, message in failures.items():
@@ -415,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         "summary": [{**dataclasses.asdict(s), "clean": s.is_clean} for s in summaries],
         "ratios": [{**dataclasses.asdict(r), "text": str(r)} for r in ratios],
+        "targets": [{**dataclasses.asdict(c), "met": c.is_met, "text": str(c)} for c in checks],
         "failures": failures,
     }
     print(f"results: {write_results(suite.name, payload).relative_to(REPO_DIR)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from harness import (
     BenchError,
     RunningServer,
     cpu_busy_seconds,
+    measured_cpus,
     pinned,
     tree_cpu_seconds,
     tree_status_kib,
@@ -36,7 +38,8 @@ class WrkResult:
     latency_us: dict[str, float]
     peak_rss_kib: int  # VmHWM of the server's processes, summed, after the run
     server_cpu_s: float  # CPU time the server's processes used during the measured run
-    cpu0_busy_s: float  # busy time of the server's CPU during it: server + anything else
+    cpu0_busy_s: float  # busy time of the server's CPU(s) during it, less wrk's: server + others
+    server_cpus: tuple[int, ...] = (SERVER_CPU,)  # where the server could run (all: unpinned)
 
     @property
     def server_cpu_share(self) -> float:
@@ -45,7 +48,10 @@ class WrkResult:
 
     @property
     def others_cpu_share(self) -> float:
-        """Fraction of the server's CPU taken by other processes: the noise, ideally ~0."""
+        """CPU time other processes took on the server's CPU(s), per wall second: the noise.
+
+        Ideally ~0. For an unpinned server this is summed over every CPU, wrk's own time left out.
+        """
         return max(0.0, self.cpu0_busy_s - self.server_cpu_s) / self.duration_s
 
     @property
@@ -132,12 +138,21 @@ def measure(
     round_index: int,
     pin: bool,
 ) -> WrkResult:
-    """Warm up (discarded), then one measured wrk run."""
+    """Warm up (discarded), then one measured wrk run.
+
+    An unpinned server shares CPU 1 with wrk: the busy time of its CPUs then
+    leaves out wrk's own (the children's rusage, as wrk is the only child
+    reaped meanwhile), so that what remains is the server plus others.
+    """
     if warmup_s > 0:
         run_wrk(server, scenario, duration_s=warmup_s, pin=pin)
-    cpu_before, busy_before = tree_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU)
+    cpus = measured_cpus(server.spec) if pin else (SERVER_CPU,)
+    shares_load_cpu = LOAD_CPU in cpus
+    cpu_before, busy_before = tree_cpu_seconds(server.pid), _busy(cpus)
+    wrk_before = _children_cpu_seconds()
     summary = run_wrk(server, scenario, duration_s=duration_s, pin=pin)
-    cpu_after, busy_after = tree_cpu_seconds(server.pid), cpu_busy_seconds(SERVER_CPU)
+    cpu_after, busy_after = tree_cpu_seconds(server.pid), _busy(cpus)
+    wrk_cpu_s = _children_cpu_seconds() - wrk_before if shares_load_cpu else 0.0
     return WrkResult(
         server=server.spec.name,
         scenario=scenario.name,
@@ -149,5 +164,15 @@ def measure(
         latency_us=summary.latency_us,
         peak_rss_kib=tree_status_kib(server.pid, "VmHWM"),
         server_cpu_s=cpu_after - cpu_before,
-        cpu0_busy_s=busy_after - busy_before,
+        cpu0_busy_s=busy_after - busy_before - wrk_cpu_s,
+        server_cpus=cpus,
     )
+
+
+def _busy(cpus: tuple[int, ...]) -> float:
+    return sum(cpu_busy_seconds(cpu) for cpu in cpus)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
