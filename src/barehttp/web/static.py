@@ -16,6 +16,14 @@ What a request may name, and why:
 
 Every refusal is the same 404 as a missing file: nothing tells a prober which
 names exist outside the root.
+
+Files served are remembered by request path: the checked real path, the file's
+identity (device, inode, size, modification time) and its prepared headers. A
+later request for the same path opens the real path with ``O_NOFOLLOW`` and
+serves it only if ``fstat`` shows the very file that was checked, unchanged;
+anything else (a changed, replaced or swapped file) goes through the full
+resolution again. This skips the per-component ``realpath`` walk and the header
+work for the files a site serves over and over.
 """
 
 from __future__ import annotations
@@ -25,13 +33,20 @@ import logging
 import os
 import re
 import stat as stat_module
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
 from barehttp.protocol.errors import BadRequest
 from barehttp.protocol.writer import format_http_date
 from barehttp.web.errors import MethodNotAllowed, NotFound
-from barehttp.web.file_response import DEFAULT_CACHE_CONTROL, guess_media_type, serve_file
+from barehttp.web.file_response import (
+    DEFAULT_CACHE_CONTROL,
+    FileResponse,
+    guess_media_type,
+    make_etag,
+    serve_file,
+)
 from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, RedirectResponse, Response
 
@@ -53,6 +68,28 @@ _OPEN_FLAGS = (
 _MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986 §2.1: "%" HEXDIG HEXDIG
 _DRIVE_LETTER = re.compile(r"[A-Za-z]:")
 _LISTING_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+
+
+# Remembered files per StaticFiles; emptied when full.
+FILE_CACHE_MAX_ENTRIES = 1_024
+# Request fields that need the full conditional and range logic (RFC 9110 §13, §14).
+_CONDITIONAL_FIELDS = frozenset(
+    {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownFile:
+    """A file checked once, and what answering it with 200 takes."""
+
+    real_path: str
+    identity: tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+    media_type: str
+    headers: list[tuple[str, str]]  # the 200 response's fields, shared read-only
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +136,7 @@ class StaticFiles:
         self.listing = listing
         self.show_dotfiles = show_dotfiles
         self.index = index
+        self._known: dict[tuple[str, str | None], _KnownFile] = {}
 
     def __repr__(self) -> str:
         return f"StaticFiles({self.root!r})"
@@ -106,10 +144,17 @@ class StaticFiles:
     def __call__(self, request: Request) -> Response:
         if request.method not in ALLOWED_METHODS:
             raise MethodNotAllowed(ALLOWED_METHODS)
+        key = (request.raw_path, request.params.get("path"))
+        known = self._known.get(key)
+        if known is not None:
+            response = self._serve_known(request, key, known)
+            if response is not None:
+                return response
         names, wants_directory = self._requested_names(request)
         opened = self._open_inside(os.path.join(self.root, *names))
         mode = opened.stat.st_mode
         if stat_module.S_ISREG(mode) and not wants_directory:
+            self._remember(key, opened, names[-1])
             return self._serve(request, opened, names[-1])
         try:
             if not stat_module.S_ISDIR(mode):
@@ -213,6 +258,56 @@ class StaticFiles:
             return False
         same_file = (current.st_dev, current.st_ino) == (stat.st_dev, stat.st_ino)
         return same_file and self._is_inside(again)
+
+    # -- files already checked ------------------------------------------------------
+
+    def _remember(self, key: tuple[str, str | None], opened: _Opened, name: str) -> None:
+        stat = opened.stat
+        modified = int(stat.st_mtime)
+        if modified > time.time():
+            return  # Last-Modified may not be later than Date (RFC 9110 §8.8.2.1)
+        media_type = guess_media_type(name)
+        headers = [
+            ("Content-Type", media_type),
+            ("Accept-Ranges", "bytes"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("ETag", make_etag(stat)),
+            ("Last-Modified", format_http_date(modified)),
+        ]
+        if self.cache_control:
+            headers.append(("Cache-Control", self.cache_control))
+        if len(self._known) >= FILE_CACHE_MAX_ENTRIES:
+            self._known.clear()
+        self._known[key] = _KnownFile(opened.real_path, _identity(stat), media_type, headers)
+
+    def _serve_known(
+        self, request: Request, key: tuple[str, str | None], known: _KnownFile
+    ) -> Response | None:
+        """Serve a remembered file if it is still the file checked; None otherwise."""
+        try:
+            fd = os.open(known.real_path, _OPEN_FLAGS)
+        except OSError:
+            self._known.pop(key, None)
+            return None
+        try:
+            stat = os.fstat(fd)
+            if _identity(stat) != known.identity or not stat_module.S_ISREG(stat.st_mode):
+                self._known.pop(key, None)  # changed or replaced: check it all again
+                os.close(fd)
+                return None
+            file = os.fdopen(fd, "rb")  # owns the descriptor from here
+        except BaseException:
+            os.close(fd)
+            raise
+        if any(name in _CONDITIONAL_FIELDS for name, _ in request.headers):
+            return serve_file(
+                request,
+                file,
+                media_type=known.media_type,
+                cache_control=self.cache_control,
+                stat=stat,
+            )
+        return FileResponse(file, 200, known.headers, offset=0, count=stat.st_size)
 
     # -- answering ----------------------------------------------------------------
 
