@@ -189,8 +189,8 @@ def run_hello(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     from barehttp.server.serve import serve
-    from barehttp.web.app import App
     from barehttp.web.static import StaticFiles
+    from barehttp.web.static_site import StaticSite
 
     try:
         files = StaticFiles(
@@ -203,9 +203,7 @@ def run_serve(args: argparse.Namespace) -> int:
         logging.getLogger("barehttp").error("%s", error)
         return 2
     kwargs = server_kwargs(args)
-    app = App(limits=kwargs["limits"])
-    app.mount("/", files)  # also answers /favicon.ico from DIRECTORY
-    serve(app, **kwargs)
+    serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
     return 0
 
 

@@ -33,20 +33,20 @@ import logging
 import os
 import re
 import stat as stat_module
-import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
 from barehttp.protocol.errors import BadRequest
 from barehttp.protocol.writer import format_http_date
+from barehttp.server.handler import Exchange
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.file_response import (
     DEFAULT_CACHE_CONTROL,
     FileResponse,
     guess_media_type,
-    make_etag,
     serve_file,
 )
+from barehttp.web.known_files import MAX_ENTRIES, Key, KnownFile, KnownFiles
 from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, RedirectResponse, Response
 
@@ -70,26 +70,10 @@ _DRIVE_LETTER = re.compile(r"[A-Za-z]:")
 _LISTING_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 
 
-# Remembered files per StaticFiles; emptied when full.
-FILE_CACHE_MAX_ENTRIES = 1_024
 # Request fields that need the full conditional and range logic (RFC 9110 §13, §14).
 _CONDITIONAL_FIELDS = frozenset(
     {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _KnownFile:
-    """A file checked once, and what answering it with 200 takes."""
-
-    real_path: str
-    identity: tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
-    media_type: str
-    headers: list[tuple[str, str]]  # the 200 response's fields, shared read-only
-
-
-def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
-    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +120,8 @@ class StaticFiles:
         self.listing = listing
         self.show_dotfiles = show_dotfiles
         self.index = index
-        self._known: dict[tuple[str, str | None], _KnownFile] = {}
+        self._known = KnownFiles(cache_control)
+        self._known_by_path: dict[str, KnownFile] = {}
 
     def __repr__(self) -> str:
         return f"StaticFiles({self.root!r})"
@@ -144,7 +129,7 @@ class StaticFiles:
     def __call__(self, request: Request) -> Response:
         if request.method not in ALLOWED_METHODS:
             raise MethodNotAllowed(ALLOWED_METHODS)
-        key = (request.raw_path, request.params.get("path"))
+        key: Key = (request.raw_path, request.params.get("path"))
         known = self._known.get(key)
         if known is not None:
             response = self._serve_known(request, key, known)
@@ -154,7 +139,7 @@ class StaticFiles:
         opened = self._open_inside(os.path.join(self.root, *names))
         mode = opened.stat.st_mode
         if stat_module.S_ISREG(mode) and not wants_directory:
-            self._remember(key, opened, names[-1])
+            self._remember(request, key, opened, names[-1])
             return self._serve(request, opened, names[-1])
         try:
             if not stat_module.S_ISDIR(mode):
@@ -261,44 +246,41 @@ class StaticFiles:
 
     # -- files already checked ------------------------------------------------------
 
-    def _remember(self, key: tuple[str, str | None], opened: _Opened, name: str) -> None:
-        stat = opened.stat
-        modified = int(stat.st_mtime)
-        if modified > time.time():
-            return  # Last-Modified may not be later than Date (RFC 9110 §8.8.2.1)
-        media_type = guess_media_type(name)
-        headers = [
-            ("Content-Type", media_type),
-            ("Accept-Ranges", "bytes"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("ETag", make_etag(stat)),
-            ("Last-Modified", format_http_date(modified)),
-        ]
-        if self.cache_control:
-            headers.append(("Cache-Control", self.cache_control))
-        if len(self._known) >= FILE_CACHE_MAX_ENTRIES:
-            self._known.clear()
-        self._known[key] = _KnownFile(opened.real_path, _identity(stat), media_type, headers)
+    def answer_known(self, exchange: Exchange) -> bool:
+        """Answer a plain GET/HEAD for a file already checked; False if it is not one.
 
-    def _serve_known(
-        self, request: Request, key: tuple[str, str | None], known: _KnownFile
-    ) -> Response | None:
+        For a ``StaticFiles`` mounted at "/" (``barehttp serve``): no Request, no
+        routing, and for a small file no open, only an ``lstat``.
+        """
+        head = exchange.head
+        known = self._known_by_path.get(head.path)
+        if known is None or head.method not in ALLOWED_METHODS:
+            return False
+        for name, _ in head.headers:
+            if name in _CONDITIONAL_FIELDS:
+                return False
+        if known.body is not None:
+            if not known.is_current():
+                self._known_by_path.pop(head.path, None)
+                return False
+            exchange.send_response(200, known.headers, known.body)
+            return True
+        opened = known.open_if_current(_OPEN_FLAGS)
+        if opened is None:
+            self._known_by_path.pop(head.path, None)
+            return False
+        fd, stat = opened
+        FileResponse(os.fdopen(fd, "rb"), 200, known.headers, count=stat.st_size).send(exchange)
+        return True
+
+    def _serve_known(self, request: Request, key: Key, known: KnownFile) -> Response | None:
         """Serve a remembered file if it is still the file checked; None otherwise."""
-        try:
-            fd = os.open(known.real_path, _OPEN_FLAGS)
-        except OSError:
-            self._known.pop(key, None)
+        opened = known.open_if_current(_OPEN_FLAGS)
+        if opened is None:
+            self._known.forget(key)
             return None
-        try:
-            stat = os.fstat(fd)
-            if _identity(stat) != known.identity or not stat_module.S_ISREG(stat.st_mode):
-                self._known.pop(key, None)  # changed or replaced: check it all again
-                os.close(fd)
-                return None
-            file = os.fdopen(fd, "rb")  # owns the descriptor from here
-        except BaseException:
-            os.close(fd)
-            raise
+        fd, stat = opened
+        file = os.fdopen(fd, "rb")  # owns the descriptor from here
         if any(name in _CONDITIONAL_FIELDS for name, _ in request.headers):
             return serve_file(
                 request,
@@ -308,6 +290,16 @@ class StaticFiles:
                 stat=stat,
             )
         return FileResponse(file, 200, known.headers, offset=0, count=stat.st_size)
+
+    def _remember(self, request: Request, key: Key, opened: _Opened, name: str) -> None:
+        keys = [key]
+        self._known.remember(keys, opened.fd, opened.stat, opened.real_path, name)
+        known = self._known.get(key)
+        # Mounted at "/", the request path alone names the file: answer_known's key.
+        if known is not None and request.path[1:] == request.params.get("path"):
+            if len(self._known_by_path) >= MAX_ENTRIES:
+                self._known_by_path.clear()
+            self._known_by_path[request.raw_path] = known
 
     # -- answering ----------------------------------------------------------------
 
