@@ -130,7 +130,7 @@ class RequestParser:
         limits = self._limits
         # RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
         # received before the request-line.
-        while buffer[:2] == b"\r\n":
+        while buffer.startswith(b"\r\n"):
             del buffer[:2]
         end = buffer.find(_END_OF_HEAD, self._scan_from)
         if end == -1:
@@ -194,7 +194,25 @@ class RequestParser:
         raise BadRequest("bare LF in request head; lines must end with CRLF")
 
 
+# Parsed request lines by their bytes, for the same reason as _FIELD_BLOCKS below:
+# clients ask for the same resources again and again. Values are immutable.
+_REQUEST_LINES: dict[bytes, tuple[str, str, str]] = {}
+REQUEST_LINE_CACHE_MAX_ENTRIES = 1_024
+REQUEST_LINE_CACHE_MAX_BYTES = 512
+
+
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:
+    parsed = _REQUEST_LINES.get(line)
+    if parsed is None:
+        parsed = _parse_new_request_line(line)
+        if len(line) <= REQUEST_LINE_CACHE_MAX_BYTES:
+            if len(_REQUEST_LINES) >= REQUEST_LINE_CACHE_MAX_ENTRIES:
+                _REQUEST_LINES.clear()
+            _REQUEST_LINES[line] = parsed
+    return parsed
+
+
+def _parse_new_request_line(line: bytes) -> tuple[str, str, str]:
     match = grammar.REQUEST_LINE.fullmatch(line)
     if match is None:
         parts = line.split(b" ")
