@@ -53,11 +53,19 @@ class _Response:
         self.sent_bytes = 0
 
 
+_STATUS_CODES: dict[str, int] = {}
+
+
 def parse_status(status: str) -> int:
     """``"200 OK"`` → 200; PEP 3333 requires a three-digit code and a reason."""
+    code_number = _STATUS_CODES.get(status)
+    if code_number is not None:
+        return code_number
     code = status[:3]
     if not (code.isdigit() and len(status) >= 4 and status[3] == " "):
         raise WSGIError(f"invalid WSGI status {status!r}")
+    if len(_STATUS_CODES) < 256:  # a handful in practice; the bound is for odd reasons
+        _STATUS_CODES[status] = int(code)
     return int(code)
 
 
@@ -170,22 +178,49 @@ class WSGIHandler:
         exchange.end()
 
 
+# What a checked application header is: passed on, or the Content-Length (with its
+# value). Applications send the same few pairs on every response, so each pair is
+# checked once; the table is bounded and emptied when full.
+_PASS = -1
+_HEADER_KINDS: dict[tuple[str, str], int] = {}
+HEADER_CACHE_MAX_ENTRIES = 4_096
+
+
+def _header_kind(field: tuple[str, str]) -> int:
+    """_PASS, or the Content-Length value; raises WSGIError for a forbidden field."""
+    name, value = field
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise WSGIError("WSGI header names and values must be str")
+    lower = name.lower()
+    if lower in HOP_BY_HOP:
+        raise WSGIError(f"hop-by-hop header {name!r} is not allowed from a WSGI application")
+    kind = _PASS
+    if lower == "content-length":
+        if not value.strip().isdigit():
+            raise WSGIError(f"invalid Content-Length {value!r}")
+        kind = int(value)
+    if len(_HEADER_KINDS) >= HEADER_CACHE_MAX_ENTRIES:
+        _HEADER_KINDS.clear()
+    _HEADER_KINDS[field] = kind
+    return kind
+
+
 def _check_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int | None]:
     """Validate the application's headers; Content-Length is taken out for the server."""
     content_length: int | None = None
     checked: list[tuple[str, str]] = []
-    for name, value in headers:
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise WSGIError("WSGI header names and values must be str")
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            raise WSGIError(f"hop-by-hop header {name!r} is not allowed from a WSGI application")
-        if lower == "content-length":
-            if not value.strip().isdigit():
-                raise WSGIError(f"invalid Content-Length {value!r}")
-            content_length = int(value)
-            continue
-        checked.append((name, value))
+    known = _HEADER_KINDS.get
+    for field in headers:
+        try:
+            kind = known(field)
+        except TypeError:  # unhashable: not a (str, str) tuple
+            raise WSGIError("WSGI headers must be (str, str) tuples") from None
+        if kind is None:
+            kind = _header_kind(field)
+        if kind == _PASS:
+            checked.append(field)
+        else:
+            content_length = kind
     return checked, content_length
 
 
