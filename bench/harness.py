@@ -39,7 +39,13 @@ HELLO_BODY = b"Hello, World!"
 EXTRA_ARGS = "{extra}"  # argv template slot for per-script options (see ServerContext.expand_argv)
 
 # Debian package that provides each command-line tool a spec may need.
-DEBIAN_PACKAGES = {"wrk": "wrk", "nginx": "nginx", "ab": "apache2-utils", "taskset": "util-linux"}
+DEBIAN_PACKAGES = {
+    "wrk": "wrk",
+    "nginx": "nginx",
+    "ab": "apache2-utils",
+    "taskset": "util-linux",
+    "curl": "curl",
+}
 
 
 class BenchError(Exception):
