@@ -92,7 +92,9 @@ class Connection:
         return self.fd
 
     def resume(self) -> None:
-        if not self.parser.is_mid_request:  # a new request starts with these bytes
+        # A new request starts with these bytes; but a TLS handshake under way keeps
+        # its start, or a hello trickled between parkings would never time out.
+        if not self.parser.is_mid_request and not self.needs_handshake:
             self.request_started = time.monotonic()
         # Unbounded: this client is already connected and costs no more by waiting
         # its turn, and a burst of keep-alive requests should queue, not get 503s.
@@ -128,7 +130,7 @@ class Connection:
             try:
                 handler(exchange)
             except HTTPError as error:
-                if exchange.headers_sent:
+                if exchange.headers_sent and not exchange.discard_unsent_head():
                     self.close()
                     return
                 exchange.send_error(error)
@@ -137,7 +139,8 @@ class Connection:
                 return
             except Exception:
                 logger.exception("handler failed for %s %s", head.method, head.path)
-                if exchange.headers_sent:  # too late to change the response: cut it off
+                # Too late to change a response whose head went out: cut it off.
+                if exchange.headers_sent and not exchange.discard_unsent_head():
                     self.close()
                     return
                 exchange.send_error(HTTPError("Internal Server Error"))

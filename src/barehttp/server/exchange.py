@@ -106,9 +106,10 @@ class ServerExchange:
             return b""
         connection = self.connection
         if self.head.expects_continue and not self._continue_sent:
-            # RFC 9110 §10.1.1: the client waits for this before sending the body.
+            # RFC 9110 §10.1.1: the client waits for this before sending the body. A
+            # final head held back by start_response() has not gone out: 100 may still.
             self._continue_sent = True
-            if self.state is _NOT_STARTED:
+            if self.state is _NOT_STARTED or self._unsent_head:
                 connection.sock.sendall(format_continue(self.head.http_version))
         events = connection.events
         while True:
@@ -123,7 +124,14 @@ class ServerExchange:
                 if isinstance(event, EndOfMessage):
                     self._body_complete = True
                     return b""
-            events.extend(connection.receive_body_bytes())
+            try:
+                events.extend(connection.receive_body_bytes())
+            except HTTPError:
+                # Bad framing, a timeout or a client gone mid-body: where the next
+                # request would start is unknown, so the response must say close (and
+                # finish() must not wait for the rest of this body a second time).
+                self._close_requested = True
+                raise
 
     # -- response --------------------------------------------------------------
 
@@ -214,6 +222,18 @@ class ServerExchange:
         # leave in one send: fewer packets, and no client sees a head whose body
         # never starts. PEP 3333 asks the same of WSGI servers.
         self._unsent_head = data
+
+    def discard_unsent_head(self) -> bool:
+        """Take back a response whose head is still held back; False once it went out.
+
+        Then nothing reached the client, so an error response can replace it.
+        """
+        if self.state is not _STREAMING or not self._unsent_head:
+            return False
+        self._unsent_head = b""
+        self._chunked = False
+        self.state = _NOT_STARTED
+        return True
 
     def _take_unsent_head(self) -> bytes:
         head, self._unsent_head = self._unsent_head, b""
@@ -307,7 +327,11 @@ class ServerExchange:
         elif self.state is _STREAMING:
             if self._close_requested:
                 # The handler gave up mid-body: closing without the last chunk is how
-                # the client learns the body is incomplete (RFC 9112 §8).
+                # the client learns the body is incomplete (RFC 9112 §8). A head still
+                # held back goes out first: without it the client would get no answer.
+                head = self._take_unsent_head()
+                if head:
+                    self.connection.sock.sendall(head)
                 return False
             self.end()
         if not self._keep_alive:

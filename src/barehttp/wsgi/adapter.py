@@ -11,6 +11,7 @@ from typing import BinaryIO
 from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.errors import HTTPError
+from barehttp.protocol.writer import has_body
 from barehttp.server.handler import Exchange
 from barehttp.wsgi.environ import base_environ, build_environ
 from barehttp.wsgi.file_wrapper import FileWrapper
@@ -139,7 +140,12 @@ class WSGIHandler:
             raise WSGIError("application returned without calling start_response()")
         if not response.headers_sent:
             self._start(exchange, response, 0 if response.content_length is None else None)
-        if response.content_length is not None and response.sent_bytes < response.content_length:
+        if (
+            response.content_length is not None
+            and response.sent_bytes < response.content_length
+            # HEAD, 204 and 304 owe no body: their Content-Length describes the GET's.
+            and has_body(exchange.head.method, response.status)
+        ):
             # Fewer bytes than promised: only closing tells the client.
             logger.error("application sent less than its Content-Length")
             exchange.close_connection()

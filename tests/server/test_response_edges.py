@@ -1,0 +1,104 @@
+"""Edge cases of a response whose head is held back, and of errors while reading a body."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from barehttp.protocol.errors import ContentTooLarge
+from barehttp.server.handler import Exchange
+from tests.server.conftest import StartServer
+from tests.server.rawhttp import ResponseReader
+
+GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "content_length"),
+    [
+        ("GET", 204, None),
+        ("GET", 200, 0),
+        ("HEAD", 200, 5),
+        ("GET", 304, None),
+    ],
+    ids=["204", "empty-200", "head", "304"],
+)
+def test_close_connection_after_start_response_still_sends_the_head(
+    start_server: StartServer, method: str, status: int, content_length: int | None
+) -> None:
+    """A head held back for the first body bytes must go out when no body bytes come."""
+
+    def handler(exchange: Exchange) -> None:
+        exchange.start_response(status, [("X-Seen", "1")], content_length)
+        exchange.close_connection()
+
+    server = start_server(handler)
+    sock = server.connect()
+    sock.sendall(b"%s / HTTP/1.1\r\nHost: t\r\n\r\n" % method.encode())
+    reader = ResponseReader(sock)
+    response = reader.read_response(method=method)
+    assert (response.status, response.header("x-seen")) == (status, "1")
+    assert reader.is_closed()
+    assert server.wait_for_open_connections(0)
+
+
+def test_continue_is_sent_when_the_head_is_still_held_back(start_server: StartServer) -> None:
+    """start_response() then read_body(): nothing went out yet, so 100 Continue may."""
+
+    def handler(exchange: Exchange) -> None:
+        exchange.start_response(200, [])
+        while data := exchange.read_body():
+            exchange.write(data)
+        exchange.end()
+
+    server = start_server(handler)
+    sock = server.connect()
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    reader = ResponseReader(sock)
+    interim = reader.read_response()  # a client that waits for it gets it
+    assert interim.raw_head == b"HTTP/1.1 100 Continue"
+    sock.sendall(b"body")
+    final = reader.read_response()
+    assert (final.status, final.body) == (200, b"body")
+
+
+def test_body_timeout_answers_408_with_close_and_closes_at_once(
+    start_server: StartServer,
+) -> None:
+    """After a stalled body the framing is lost: say close, and do not wait again."""
+    body_timeout_s = 1.0
+    server = start_server(body_timeout_s=body_timeout_s)
+    sock = server.connect()
+    sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+    reader = ResponseReader(sock)
+    response = reader.read_response()
+    assert response.status == 408
+    assert response.header("connection") == "close"
+    started = time.monotonic()
+    assert reader.is_closed(timeout=3.0)
+    assert time.monotonic() - started < body_timeout_s / 2  # not a second body timeout
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(RuntimeError("internal detail"), 500), (ContentTooLarge("too big"), 413)],
+    ids=["exception", "http-error"],
+)
+def test_error_before_any_body_byte_replaces_the_held_back_head(
+    start_server: StartServer, error: Exception, status: int
+) -> None:
+    """Nothing went out yet, so the client gets an error response, not an empty reply."""
+
+    def handler(exchange: Exchange) -> None:
+        exchange.start_response(200, [("X-Started", "1")])
+        raise error
+
+    server = start_server(handler)
+    response, reader = server.send(GET)
+    assert response.status == status
+    assert response.header("x-started") is None
+    assert b"internal detail" not in response.body
+    sock = reader.sock
+    sock.sendall(GET)  # the framing is intact: the connection is still usable
+    assert reader.read_response().status == status

@@ -1,0 +1,83 @@
+"""A TLS client trickling its hello is cut off at the header timeout, like a slowloris."""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import pytest
+import trustme
+
+from barehttp.protocol.limits import Limits
+from barehttp.server.server import Server
+from barehttp.server.tls import make_server_context
+from tests.server.handlers import TestHandler
+
+HEADER_TIMEOUT_S = 1.0
+BYTE_INTERVAL_S = 0.2  # slower than linger_s: the connection is parked between bytes
+
+
+@pytest.fixture
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert_path = tmp_path_factory.mktemp("tls") / "server.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    server = Server(
+        TestHandler(),
+        host="127.0.0.1",
+        port=0,
+        limits=Limits(header_timeout_s=HEADER_TIMEOUT_S, idle_timeout_s=30.0),
+        access_log=False,
+        ssl_context=make_server_context(str(cert_path)),
+    )
+    server.start()
+    yield server
+    server.shutdown(timeout=2.0)
+
+
+def client_hello() -> bytes:
+    """The first flight of a TLS client, taken from an in-memory handshake."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client = context.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    return outgoing.read()
+
+
+def test_trickled_client_hello_is_closed_after_the_header_timeout(tls_server: Server) -> None:
+    hello = client_hello()
+    assert len(hello) > 40
+    sock = socket.create_connection(tls_server.addresses[0], timeout=5)
+    started = time.monotonic()
+    closed_after = None
+    try:
+        for byte in hello[:-1]:  # never the whole hello
+            readable, _, _ = select.select([sock], [], [], BYTE_INTERVAL_S)
+            if readable:
+                try:
+                    assert sock.recv(1) == b""
+                except ConnectionResetError:  # closed with our bytes unread
+                    pass
+                closed_after = time.monotonic() - started
+                break
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:  # reset: closed
+                closed_after = time.monotonic() - started
+                break
+            if time.monotonic() - started > 4 * HEADER_TIMEOUT_S:
+                break
+    finally:
+        sock.close()
+    assert closed_after is not None, "a trickled hello kept the connection open"
+    assert closed_after < 2 * HEADER_TIMEOUT_S
+    deadline = time.monotonic() + 2.0
+    while tls_server.context.open_connections != 0:  # counted down once, just after close
+        assert time.monotonic() < deadline, tls_server.context.open_connections
+        time.sleep(0.02)
