@@ -102,3 +102,17 @@ def test_error_before_any_body_byte_replaces_the_held_back_head(
     sock = reader.sock
     sock.sendall(GET)  # the framing is intact: the connection is still usable
     assert reader.read_response().status == status
+
+
+def test_close_connection_after_a_complete_response_closes(start_server: StartServer) -> None:
+    """close_connection() asks for a close "after this response", also once it is sent."""
+
+    def handler(exchange: Exchange) -> None:
+        exchange.send_response(200, [], b"bye")
+        exchange.close_connection()
+
+    server = start_server(handler)
+    response, reader = server.send(GET)
+    assert (response.status, response.body) == (200, b"bye")
+    assert reader.is_closed()
+    assert server.wait_for_open_connections(0)

@@ -334,7 +334,7 @@ class ServerExchange:
                     self.connection.sock.sendall(head)
                 return False
             self.end()
-        if not self._keep_alive:
+        if not self._keep_alive or self._close_requested:  # also asked after the head went
             return False
         return self._body_complete or self.connection.drain_body()
 
