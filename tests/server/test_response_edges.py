@@ -116,3 +116,45 @@ def test_close_connection_after_a_complete_response_closes(start_server: StartSe
     assert (response.status, response.body) == (200, b"bye")
     assert reader.is_closed()
     assert server.wait_for_open_connections(0)
+
+
+def test_system_exit_in_a_handler_is_a_500_and_keeps_the_worker(
+    start_server: StartServer,
+) -> None:
+    """sys.exit() in a worker thread cannot stop the process; it must not end the thread."""
+
+    def handler(exchange: Exchange) -> None:
+        if exchange.head.path == "/exit":
+            raise SystemExit(3)
+        exchange.send_response(200, [], b"ok")
+
+    server = start_server(handler, worker_threads=1)
+    response, _ = server.send(b"GET /exit HTTP/1.1\r\nHost: t\r\n\r\n", timeout=3.0)
+    assert response.status == 500
+    response, _ = server.send(GET, timeout=3.0)  # the only worker is still there
+    assert (response.status, response.body) == (200, b"ok")
+
+
+def test_empty_lines_do_not_keep_an_idle_connection_open(start_server: StartServer) -> None:
+    """CRLFs before a request line are ignored (RFC 9112 §2.2), so they are not activity.
+
+    Otherwise a client sending "\\r\\n" every few seconds would hold its connection
+    forever, past both the idle and the header timeout.
+    """
+    idle_timeout_s = 1.0
+    server = start_server(idle_timeout_s=idle_timeout_s, header_timeout_s=30.0)
+    sock = server.connect()
+    reader = ResponseReader(sock)
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 4 * idle_timeout_s:
+        try:
+            sock.sendall(b"\r\n")
+        except OSError:
+            closed = True
+            break
+        if reader.is_closed(timeout=0.3):
+            closed = True
+            break
+    assert closed, "empty lines kept the connection open"
+    assert time.monotonic() - started < 2 * idle_timeout_s

@@ -81,3 +81,23 @@ def test_trickled_client_hello_is_closed_after_the_header_timeout(tls_server: Se
     while tls_server.context.open_connections != 0:  # counted down once, just after close
         assert time.monotonic() < deadline, tls_server.context.open_connections
         time.sleep(0.02)
+
+
+def test_half_a_client_hello_then_silence_is_closed_after_the_header_timeout(
+    tls_server: Server,
+) -> None:
+    """Parked mid-handshake, a connection has the head's deadline, not the idle one."""
+    hello = client_hello()
+    sock = socket.create_connection(tls_server.addresses[0], timeout=5)
+    try:
+        sock.sendall(hello[: len(hello) // 2])
+        started = time.monotonic()
+        readable, _, _ = select.select([sock], [], [], 4 * HEADER_TIMEOUT_S)
+        assert readable, "still open long after the header timeout"
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < 2 * HEADER_TIMEOUT_S
+    finally:
+        sock.close()

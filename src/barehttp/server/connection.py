@@ -52,6 +52,7 @@ class Connection:
         "events",
         "fd",
         "has_served",
+        "idle_since",
         "is_closed",
         "is_tls",
         "needs_handshake",
@@ -85,6 +86,10 @@ class Connection:
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
         self.request_started = time.monotonic()  # the header timeout counts from here
+        # The idle timeout counts from here: the connection's start or its last response.
+        # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
+        # ignored, not a request: "\r\n" every few seconds must not hold it open forever.
+        self.idle_since = self.request_started
 
     # -- Parkable ------------------------------------------------------------
 
@@ -137,7 +142,7 @@ class Connection:
             except OSError:  # the client went away mid-response
                 self.close()
                 return
-            except Exception:
+            except BaseException:  # SystemExit too: in a worker it would only end the thread
                 logger.exception("handler failed for %s %s", head.method, head.path)
                 # Too late to change a response whose head went out: cut it off.
                 if exchange.headers_sent and not exchange.discard_unsent_head():
@@ -155,7 +160,7 @@ class Connection:
                 return
             self.has_served = True
             self.parser.start_next()
-            self.request_started = time.monotonic()
+            self.request_started = self.idle_since = time.monotonic()
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
@@ -220,6 +225,7 @@ class Connection:
                 self.close()
                 return None
             self.needs_handshake = False
+            self.idle_since = time.monotonic()  # the first request may take idle_timeout_s
         context = self.context
         # Decrypted bytes may wait inside the SSL object, where epoll cannot see
         # them: read those before ever parking.
@@ -263,10 +269,10 @@ class Connection:
         if context.draining and not self.parser.is_mid_request:
             self.close()
             return
-        if self.parser.is_mid_request:
+        if self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
             self.deadline = self.request_started + limits.header_timeout_s
         else:
-            self.deadline = time.monotonic() + limits.idle_timeout_s
+            self.deadline = self.idle_since + limits.idle_timeout_s
         context.reactor.park(self)
 
     def _check_head_deadline(self) -> None:

@@ -78,7 +78,7 @@ class WorkerPool:
                 return
             try:
                 job()
-            except Exception:  # a job must never kill its thread
+            except BaseException:  # a job must never kill its thread (nor may sys.exit())
                 logger.exception("unhandled error in worker job")
             finally:
                 with self._lock:
