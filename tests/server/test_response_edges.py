@@ -158,3 +158,23 @@ def test_empty_lines_do_not_keep_an_idle_connection_open(start_server: StartServ
             break
     assert closed, "empty lines kept the connection open"
     assert time.monotonic() - started < 2 * idle_timeout_s
+
+
+def test_rapid_empty_lines_do_not_hold_a_worker_past_the_idle_timeout(
+    start_server: StartServer,
+) -> None:
+    """Sent faster than linger_s, empty lines never let recv() time out: check as they come."""
+    idle_timeout_s = 1.0
+    server = start_server(idle_timeout_s=idle_timeout_s, header_timeout_s=30.0, linger_s=0.2)
+    sock = server.connect()
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 4 * idle_timeout_s:
+        try:
+            sock.sendall(b"\r\n")
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.02)
+    assert closed, "empty lines kept a worker and the connection past the idle timeout"
+    assert time.monotonic() - started < 2 * idle_timeout_s

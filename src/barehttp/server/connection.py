@@ -186,6 +186,9 @@ class Connection:
                 events.extend(parser.feed(data))
                 if not events and parser.is_mid_request:
                     self._check_head_deadline()
+                elif not events and self._is_idle_too_long():
+                    self.close()  # empty lines only, sent too fast for recv() to time out
+                    return None
             except HTTPError as error:
                 self.send_error(error)
                 self.close_lingering()
@@ -280,6 +283,9 @@ class Connection:
         # timeout is also checked as bytes arrive (slowloris).
         if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
             raise RequestTimeout("request head not received in time")
+
+    def _is_idle_too_long(self) -> bool:
+        return time.monotonic() > self.idle_since + self.context.limits.idle_timeout_s
 
     def receive_body_bytes(self) -> list[Event]:
         """Block (up to ``body_timeout_s`` of silence) for more body bytes; parse them."""
