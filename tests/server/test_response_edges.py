@@ -91,7 +91,7 @@ def test_error_before_any_body_byte_replaces_the_held_back_head(
     """Nothing went out yet, so the client gets an error response, not an empty reply."""
 
     def handler(exchange: Exchange) -> None:
-        exchange.start_response(200, [("X-Started", "1")])
+        exchange.start_response(200, [("X-Started", "1")], content_length=100)
         raise error
 
     server = start_server(handler)
@@ -178,3 +178,23 @@ def test_rapid_empty_lines_do_not_hold_a_worker_past_the_idle_timeout(
         time.sleep(0.02)
     assert closed, "empty lines kept a worker and the connection past the idle timeout"
     assert time.monotonic() - started < 2 * idle_timeout_s
+
+
+@pytest.mark.parametrize("written", [b"abc", b"abcdefghijklm"], ids=["short", "long"])
+def test_body_not_matching_the_declared_length_closes_the_connection(
+    start_server: StartServer, written: bytes
+) -> None:
+    """The client frames by Content-Length: a mismatch leaves only closing to end it."""
+
+    def handler(exchange: Exchange) -> None:
+        exchange.start_response(200, [], content_length=10)
+        exchange.write(written)
+        exchange.end()
+
+    server = start_server(handler)
+    sock = server.connect(timeout=3.0)
+    sock.sendall(GET)
+    received = b""
+    while chunk := sock.recv(65_536):  # a kept-alive connection would time out here
+        received += chunk
+    assert received.endswith(b"\r\n\r\n" + written)

@@ -57,6 +57,7 @@ class ServerExchange:
         "_chunked",
         "_close_requested",
         "_continue_sent",
+        "_declared_length",
         "_keep_alive",
         "_pending_body",
         "_send_body",
@@ -85,6 +86,7 @@ class ServerExchange:
         self._send_body = True
         self._close_requested = False
         self._continue_sent = False
+        self._declared_length: int | None = None  # Content-Length of a started response
         self._body_complete = not (head.chunked or head.content_length)
         self._pending_body = b""
         self._unsent_head = b""
@@ -217,6 +219,7 @@ class ServerExchange:
             keep_alive=self._keep_alive,
         )
         self._chunked = chunked
+        self._declared_length = content_length if send_body else None
         self.state = _STREAMING
         # Held back until the first body bytes (or end()), so that head and body
         # leave in one send: fewer packets, and no client sees a head whose body
@@ -232,6 +235,7 @@ class ServerExchange:
             return False
         self._unsent_head = b""
         self._chunked = False
+        self._declared_length = None
         self.state = _NOT_STARTED
         return True
 
@@ -335,6 +339,16 @@ class ServerExchange:
                 return False
             self.end()
         if not self._keep_alive or self._close_requested:  # also asked after the head went
+            return False
+        if self._declared_length is not None and self.bytes_sent != self._declared_length:
+            # The client frames the body by its Content-Length: after more or fewer
+            # bytes than that, only closing ends the response where both sides agree.
+            logging.getLogger("barehttp.server").error(
+                "response body of %d bytes, %d declared, for %s",
+                self.bytes_sent,
+                self._declared_length,
+                self.head.path,
+            )
             return False
         return self._body_complete or self.connection.drain_body()
 
