@@ -134,7 +134,7 @@ class RequestParser:
             del buffer[:2]
         end = buffer.find(_END_OF_HEAD, self._scan_from)
         if end == -1:
-            self._check_incomplete_head(buffer)
+            self._check_incomplete_head(buffer, self._scan_from)
             # The terminator may straddle this feed and the next one.
             self._scan_from = max(0, len(buffer) - 3)
             return None
@@ -160,12 +160,15 @@ class RequestParser:
             fields, framing = [], {}
         return _build_head(method, target, version, fields, framing, limits)
 
-    def _check_incomplete_head(self, head: bytes | bytearray) -> None:
+    def _check_incomplete_head(self, head: bytes | bytearray, new_from: int = 0) -> None:
         """Enforce size limits and line endings on a head whose end has not arrived.
 
         Each rule is broken at one byte: the first past a size limit, or a bare LF.
         When ``head`` breaks several, the earliest such byte decides the status, so a
         client gets the same answer however its bytes were split between reads.
+        Bytes before ``new_from`` were checked by an earlier call (which found no bare
+        LF there), so only the rest is searched: a head trickled one byte per read
+        must cost linear time, not quadratic.
         """
         limits = self._limits
         never = len(head)
@@ -182,7 +185,7 @@ class RequestParser:
         header_over = line_end + limits.max_header_bytes + 4 if line_end != -1 else never
         # RFC 9112 §2.2 lets a recipient accept a bare LF as a line end; we refuse it
         # so that we never disagree with a proxy in front of us about where the head ends.
-        bare_lf = grammar.BARE_LF.search(head)
+        bare_lf = grammar.BARE_LF.search(head, new_from)  # the lookbehind sees before it
         bare_lf_at = bare_lf.start() if bare_lf is not None else never
         first = min(line_over, header_over, bare_lf_at)
         if first >= never:
