@@ -278,9 +278,13 @@ def test_spend_does_not_leave_write_lock_held(storage: SQLiteStorage, db_path: P
     user = add_user(storage)
     storage.spend_credits(user.id, 1)
     raw = sqlite3.connect(db_path, timeout=0, isolation_level=None)
-    raw.execute("BEGIN IMMEDIATE")  # fails at once if the RETURNING statement kept its lock
-    raw.execute("ROLLBACK")
-    raw.close()
+    try:
+        # Raises "database is locked" at once if the RETURNING statement kept its lock.
+        raw.execute("BEGIN IMMEDIATE")
+        assert raw.in_transaction
+        raw.execute("ROLLBACK")
+    finally:
+        raw.close()
 
 
 # Sessions.
