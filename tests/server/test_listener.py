@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+from typing import Any
 
 import pytest
 
+import barehttp.server.server as server_module
 from barehttp.protocol.limits import Limits
 from barehttp.server.listener import bind_listeners
+from tests.server.conftest import StartServer
 
 
 def read_timeout_s(sock: socket.socket, option: int) -> float:
@@ -32,3 +35,26 @@ def test_connection_queued_before_the_acceptor_starts_has_timeouts() -> None:
             assert read_timeout_s(accepted, socket.SO_RCVTIMEO) == pytest.approx(0.05, abs=0.01)
             assert read_timeout_s(accepted, socket.SO_SNDTIMEO) == pytest.approx(3.0, abs=0.01)
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_a_failed_hand_over_does_not_leak_the_connection_count(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = start_server()
+    real_connection = server_module.Connection
+    failures: list[int] = []
+
+    def fail_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            raise OSError("simulated failure while handing over a new connection")
+        return real_connection(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "Connection", fail_once)
+    doomed = running.connect()
+    doomed.settimeout(3)
+    assert doomed.recv(1) == b""  # the acceptor closed it
+    assert failures == [1]
+    assert running.wait_for_open_connections(0)
+    response, _ = running.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert response.status == 200

@@ -105,15 +105,19 @@ class Server:
                 pass
             sock.close()
             return
-        server_address = sock.getsockname()
-        if self.ssl_context is not None:
-            # No I/O here: the handshake happens in a worker (see Connection).
-            sock = self.ssl_context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
+        try:
+            server_address = sock.getsockname()
+            if self.ssl_context is not None:
+                # No I/O here: the handshake happens in a worker (see Connection).
+                sock = self.ssl_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+            connection = Connection(
+                sock, client_address, (str(server_address[0]), int(server_address[1])), context
             )
-        connection = Connection(
-            sock, client_address, (str(server_address[0]), int(server_address[1])), context
-        )
+        except BaseException:
+            context.connection_closed()  # counted above, never to be closed by a Connection
+            raise
         if not context.pool.submit(connection.serve):
             connection.reject(ServiceUnavailable("server is at capacity, retry later"))
 
