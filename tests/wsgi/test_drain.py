@@ -21,11 +21,14 @@ from tests.server.rawhttp import ResponseReader, connect
 from tests.wsgi.apps.probe import make_app
 
 CLIENT_DELAY_S = 0.2  # after the busy thread frees up: well inside linger_s
+# The one thread waits this long for the queued client's first request. Generous, so
+# that a loaded test machine delaying the client thread cannot fail the test.
+LINGER_S = 3.0
 
 
 @pytest.fixture
 def one_thread_server() -> Iterator[Server]:
-    limits = Limits(worker_threads=1, linger_s=1.0, shutdown_timeout_s=5.0)
+    limits = Limits(worker_threads=1, linger_s=LINGER_S, shutdown_timeout_s=5.0)
     server = Server(WSGIHandler(make_app(None)), port=0, limits=limits, access_log=False)
     server.start()
     yield server
