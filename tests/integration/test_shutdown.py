@@ -107,7 +107,7 @@ def test_idle_server_stops_promptly(
     started = time.monotonic()
     server.signal(signum)
     assert server.wait() == 0
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.0  # signals are noticed within 0.5 s
     assert hook_file.read_text() == "hook ran\n"
 
 
