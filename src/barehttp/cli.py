@@ -92,6 +92,14 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=float,
         default=DEFAULT_LIMITS.body_timeout_s,
         metavar="SECONDS",
+        help="408 after this long without a body byte",
+    )
+    limits.add_argument(
+        "--min-body-rate",
+        type=int,
+        default=DEFAULT_LIMITS.min_body_rate_bytes_per_s,
+        metavar="BYTES_PER_S",
+        help="408 if a body averages less, after --body-timeout of grace (0: off)",
     )
     limits.add_argument(
         "--shutdown-timeout",
@@ -145,6 +153,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
         idle_timeout_s=args.idle_timeout,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        min_body_rate_bytes_per_s=args.min_body_rate,
         shutdown_timeout_s=args.shutdown_timeout,
     )
 

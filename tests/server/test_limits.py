@@ -136,7 +136,8 @@ def test_slowloris_does_not_pin_workers(start_server: StartServer) -> None:
 
 def test_slow_but_steady_body_within_limits_is_accepted(start_server: StartServer) -> None:
     """The header timeout is for the head; a body may take longer if bytes keep coming."""
-    server = start_server(header_timeout_s=0.5, body_timeout_s=1.0)
+    # The rate floor is off here: this is about the silence timeout alone.
+    server = start_server(header_timeout_s=0.5, body_timeout_s=1.0, min_body_rate_bytes_per_s=0)
     sock = server.connect()
     sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n")
     for byte in b"abcd":
@@ -144,6 +145,39 @@ def test_slow_but_steady_body_within_limits_is_accepted(start_server: StartServe
         sock.sendall(bytes([byte]))
     response = ResponseReader(sock).read_response()
     assert (response.status, response.body) == (200, b"abcd")
+
+
+def test_body_trickled_below_the_minimum_rate_gets_408(start_server: StartServer) -> None:
+    """A byte every 0.1 s never trips the silence timeout, but is far below 100 B/s."""
+    server = start_server(body_timeout_s=0.5, min_body_rate_bytes_per_s=100)
+    sock = server.connect()
+    sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+    started = time.monotonic()
+    answered = False
+    for _ in range(50):  # at most 5 s of trickling
+        try:
+            sock.sendall(b"x")
+        except OSError:  # the server answered and closed
+            break
+        readable, _, _ = select.select([sock], [], [], 0.1)
+        if readable:
+            answered = True
+            break
+    assert answered or time.monotonic() - started < 5.0
+    response = ResponseReader(sock).read_response()
+    assert response.status == 408
+    assert time.monotonic() - started < 2.0  # 0.5 s of grace plus a few bytes' worth
+
+
+def test_body_at_a_steady_rate_above_the_minimum_is_accepted(start_server: StartServer) -> None:
+    server = start_server(body_timeout_s=0.5, min_body_rate_bytes_per_s=100)
+    sock = server.connect()
+    sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 300\r\n\r\n")
+    for _ in range(6):  # 300 bytes in about 0.6 s: 500 B/s
+        sock.sendall(b"y" * 50)
+        time.sleep(0.1)
+    response = ResponseReader(sock).read_response()
+    assert (response.status, response.body) == (200, b"y" * 300)
 
 
 def test_stalled_body_gets_408(start_server: StartServer) -> None:

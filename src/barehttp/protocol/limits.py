@@ -20,6 +20,9 @@ class Limits:
     # Timeouts (server layer), seconds.
     header_timeout_s: float = 10.0  # 408, then close: slowloris cannot keep a head open
     body_timeout_s: float = 30.0  # 408/close: longest pause between body bytes
+    # 408/close: after body_timeout_s of grace, a body must keep this average rate, so
+    # a client trickling a byte now and then (R-U-Dead-Yet) cannot hold a worker; 0: off.
+    min_body_rate_bytes_per_s: int = 512
     idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking

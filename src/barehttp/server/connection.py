@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import select
 import socket
 import ssl
@@ -46,6 +47,7 @@ class Connection:
     """One client connection; see the module docstring for its life cycle."""
 
     __slots__ = (
+        "body_deadline",
         "client_address",
         "context",
         "deadline",
@@ -85,6 +87,7 @@ class Connection:
         self.is_closed = False
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
+        self.body_deadline = 0.0  # set when this request's body is first waited for
         self.request_started = time.monotonic()  # the header timeout counts from here
         # The idle timeout counts from here: the connection's start or its last response.
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
@@ -161,6 +164,7 @@ class Connection:
             self.has_served = True
             self.parser.start_next()
             self.request_started = self.idle_since = time.monotonic()
+            self.body_deadline = 0.0
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
@@ -288,9 +292,18 @@ class Connection:
         return time.monotonic() > self.idle_since + self.context.limits.idle_timeout_s
 
     def receive_body_bytes(self) -> list[Event]:
-        """Block (up to ``body_timeout_s`` of silence) for more body bytes; parse them."""
+        """Block for more body bytes and parse them.
+
+        Two bounds: ``body_timeout_s`` of silence, and an overall deadline that
+        starts at ``body_timeout_s`` and grows by one second per
+        ``min_body_rate_bytes_per_s`` bytes received (the minimum average rate).
+        """
         limits = self.context.limits
-        give_up = time.monotonic() + limits.body_timeout_s
+        rate = limits.min_body_rate_bytes_per_s
+        now = time.monotonic()
+        if not self.body_deadline:
+            self.body_deadline = now + limits.body_timeout_s if rate else math.inf
+        give_up = now + limits.body_timeout_s
         while True:
             try:
                 if self.is_tls:
@@ -298,11 +311,15 @@ class Connection:
                 else:
                     data = self.sock.recv(limits.recv_bytes)
             except _EAGAIN_ERRORS:
-                if time.monotonic() > give_up:
+                if time.monotonic() > min(give_up, self.body_deadline):
                     raise RequestTimeout("request body not received in time") from None
                 continue
             if not data:
                 raise BadRequest("client closed the connection before the body ended")
+            if rate:
+                self.body_deadline += len(data) / rate
+                if time.monotonic() > self.body_deadline:
+                    raise RequestTimeout("request body arriving too slowly")
             events = self.parser.feed(data)
             if events:
                 return events
