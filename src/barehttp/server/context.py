@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,8 +11,6 @@ from barehttp.protocol.writer import format_http_date
 from barehttp.server.handler import Handler
 from barehttp.server.pool import WorkerPool
 from barehttp.server.reactor import Reactor
-
-access_logger = logging.getLogger("barehttp.access")
 
 
 @dataclass(eq=False)

@@ -23,6 +23,7 @@ from barehttp.protocol.writer import (
 if TYPE_CHECKING:
     from barehttp.server.connection import Connection
 
+logger = logging.getLogger("barehttp.server")
 access_logger = logging.getLogger("barehttp.access")
 
 # Bodies up to this size are joined with the head and written in one send();
@@ -324,7 +325,6 @@ class ServerExchange:
     def finish(self) -> bool:
         """Complete the response; True if the connection can carry another request."""
         if self.state is _NOT_STARTED:
-            logger = logging.getLogger("barehttp.server")
             logger.error("handler returned without a response for %s", self.head.path)
             self._keep_alive = False
             self.send_error(HTTPError("Internal Server Error"))
@@ -343,7 +343,7 @@ class ServerExchange:
         if self._declared_length is not None and self.bytes_sent != self._declared_length:
             # The client frames the body by its Content-Length: after more or fewer
             # bytes than that, only closing ends the response where both sides agree.
-            logging.getLogger("barehttp.server").error(
+            logger.error(
                 "response body of %d bytes, %d declared, for %s",
                 self.bytes_sent,
                 self._declared_length,
