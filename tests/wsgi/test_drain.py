@@ -1,7 +1,8 @@
 """Draining (SIGHUP, SIGTERM, recycling) answers every connection it accepted.
 
 In-process and deterministic: the one thread is busy while a client connects;
-the drain starts; the client sends its request only after the thread is free.
+the drain starts once both are accepted; the client sends its request only
+after the thread is free.
 A drain that closed connections with no request yet would fail that client,
 though with pre-forked workers another worker would have served it.
 """
@@ -36,13 +37,22 @@ def one_thread_server() -> Iterator[Server]:
         server.shutdown(timeout=2.0)
 
 
+def wait_for_open_connections(server: Server, count: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while server.context.open_connections < count:
+        assert time.monotonic() < deadline, "the server did not accept the connections"
+        time.sleep(0.01)
+
+
 def test_connection_accepted_before_the_drain_is_served(one_thread_server: Server) -> None:
     host, port = one_thread_server.addresses[0]
     busy = connect(host, port)
+    # busy's request is on its way before waiting exists: the one thread takes busy
+    # first, so it cannot spend its linger on waiting while busy queues behind it.
+    busy.sendall(b"GET /slow?seconds=0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
     waiting = connect(host, port)
     with busy, waiting:
-        busy.sendall(b"GET /slow?seconds=0.5 HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.1)  # busy holds the only thread; waiting is accepted and queued
+        wait_for_open_connections(one_thread_server, 2)  # both accepted before the drain
         drain = threading.Thread(target=one_thread_server.shutdown, daemon=True)
         drain.start()
         assert ResponseReader(busy).read_response().status == 200
