@@ -98,6 +98,20 @@ def test_no_access_log_writes_no_request_lines(spawn_server: SpawnServer) -> Non
     assert "listening on http://127.0.0.1:" in stderr  # other logging still works
 
 
+def connect_and_get_served(port: int) -> socket.socket:
+    """A keep-alive connection that got a 200, retrying while the server is full."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        status = ResponseReader(sock).read_response().status
+        if status == 200:
+            return sock
+        sock.close()
+        assert status == 503 and time.monotonic() < deadline, status
+        time.sleep(0.05)
+
+
 def test_limit_options_take_effect(spawn_server: SpawnServer) -> None:
     server = spawn_server(
         "-m",
@@ -113,12 +127,11 @@ def test_limit_options_take_effect(spawn_server: SpawnServer) -> None:
         "2",
     )
     assert requests.post(server.url + "/", data=b"x" * 101, timeout=5).status_code == 413
-    first = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    second = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    # The connections above count until the server has closed them (after a
+    # lingering close): the two held ones are taken once there is room.
+    first = connect_and_get_served(server.port)
+    second = connect_and_get_served(server.port)
     try:
-        for sock in (first, second):
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            assert ResponseReader(sock).read_response().status == 200
         assert requests.get(server.url + "/", timeout=5).status_code == 503
         started = time.monotonic()
         assert ResponseReader(first).is_closed(timeout=3.0)  # --idle-timeout
