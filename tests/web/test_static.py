@@ -122,6 +122,36 @@ def test_several_mounts_each_serve_their_own_root(root: Path) -> None:
     assert call(app, "/favicon.ico").body == b"\x00\x00\x01\x00icon"
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "location"),
+    [
+        ("GET", "/images", "/images/"),
+        ("HEAD", "/images", "/images/"),
+        ("GET", "/images?lang=en", "/images/?lang=en"),
+    ],
+    ids=["get", "head", "query-kept"],
+)
+def test_a_mount_prefix_without_slash_redirects(
+    root: Path, method: str, target: str, location: str
+) -> None:
+    app = App()
+    app.mount("/images/", StaticFiles(root / "docs"))
+    app.mount("/", StaticFiles(root))  # a shorter mount must not take "/images"
+    exchange = call(app, target, method)
+    assert exchange.status == 308
+    assert exchange.header("location") == location
+    assert exchange.body == b""
+    followed = call(app, location, method)
+    assert followed.status == 200
+    assert followed.header("content-type") == "text/html; charset=utf-8"
+
+
+def test_a_mount_prefix_without_slash_is_not_redirected_for_post(root: Path) -> None:
+    app = app_with(root, "/images/")
+    assert call(app, "/images", "POST").status == 404
+    assert call(app, "/imagesX").status == 404
+
+
 def test_a_plain_route_serves_the_whole_request_path(root: Path) -> None:
     app = App()
     app.add_route("GET", "/favicon.ico", StaticFiles(root))

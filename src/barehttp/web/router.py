@@ -6,10 +6,11 @@ import enum
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.request import Request
-from barehttp.web.response import Response
+from barehttp.web.response import RedirectResponse, Response
 
 RequestHandler = Callable[[Request], Response]
 
@@ -83,8 +84,9 @@ class Router:
 
     A GET route also answers HEAD unless a HEAD route matches first (RFC 9110
     §9.3.2), and OPTIONS is answered with ``Allow`` for any routed path. Mounts
-    are tried after routes, longest prefix first. A Router is itself a
-    ``(Request) -> Response`` handler.
+    are tried after routes, longest prefix first; a GET or HEAD for a mount's
+    prefix without its trailing slash is redirected to the slash form. A Router
+    is itself a ``(Request) -> Response`` handler.
     """
 
     def __init__(self) -> None:
@@ -103,6 +105,8 @@ class Router:
         """Send every request under ``prefix`` to ``handler``, any method.
 
         The handler finds the rest of the path, still decoded, in ``request.params["path"]``.
+        GET or HEAD of the prefix without its slash ("/images") is redirected to
+        "/images/" unless a route matches that path.
         """
         if not prefix.startswith("/"):
             raise ValueError(f"mount prefix must start with '/': {prefix!r}")
@@ -137,12 +141,28 @@ class Router:
         for prefix, handler in self._mounts:
             if path.startswith(prefix):
                 return Resolution(handler, {"path": path[len(prefix) :]})
+            # A directory redirect, as nginx and Apache do. Other methods keep the
+            # usual answer: a client should not resend a body to a guessed URL.
+            if path == prefix[:-1] and method in ("GET", "HEAD"):
+                return Resolution(_redirect_to_mount(prefix), {})
         raise NotFound()
 
     def __call__(self, request: Request) -> Response:
         resolution = self.resolve(request.method, request.path)
         request.params = resolution.params
         return resolution.handler(request)
+
+
+def _redirect_to_mount(prefix: str) -> RequestHandler:
+    # The registered prefix, never the Host header or raw path: no open redirect.
+    location = quote(prefix)  # the prefix is compared decoded, so "%" must become "%25"
+
+    def redirect(request: Request) -> Response:
+        query = request.query_string
+        target = f"{location}?{query}" if query else location
+        return RedirectResponse(target, 308)  # RFC 9110 §15.4.9: permanent, keeps the method
+
+    return redirect
 
 
 def _answer_options(allowed: list[str]) -> RequestHandler:
