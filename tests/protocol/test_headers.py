@@ -28,6 +28,47 @@ def test_accepts_empty_host_value() -> None:
     assert head.headers.get_all("host") == [""]
 
 
+VALID_HOSTS = [
+    pytest.param("example.com", id="name"),
+    pytest.param("example.com:8080", id="name-port"),
+    pytest.param("127.0.0.1:80", id="ipv4-port"),
+    pytest.param("[::1]", id="ipv6"),
+    pytest.param("[2001:db8::7]:443", id="ipv6-port"),
+    pytest.param("xn--bcher-kva.example", id="punycode"),
+    pytest.param("ex%41mple", id="pct-encoded"),
+    pytest.param("localhost:", id="empty-port"),  # RFC 3986 §3.2.3: port = *DIGIT
+]
+
+
+@pytest.mark.parametrize("host", VALID_HOSTS)
+def test_accepts_valid_host(host: str) -> None:
+    head = parse_one(request("GET / HTTP/1.1", f"Host: {host}", host=False)).head
+    assert head.headers.get_all("host") == [host]
+
+
+# RFC 9112 §3.2: a Host field with an invalid value gets 400.
+INVALID_HOSTS = [
+    pytest.param("a b", id="space"),
+    pytest.param("example.com:80:80", id="two-ports"),
+    pytest.param("example.com:http", id="named-port"),
+    pytest.param("user@example.com", id="userinfo"),
+    pytest.param("example.com/path", id="path"),
+    pytest.param("example.com?q", id="query"),
+    pytest.param("ex%4", id="short-pct"),
+    pytest.param("[::1", id="open-bracket"),
+    pytest.param('exa"mple', id="quote"),
+    pytest.param("exämple", id="non-ascii"),
+]
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS)
+def test_rejects_invalid_host(host: str) -> None:
+    data = request("GET / HTTP/1.1", f"Host: {host}", host=False)
+    assert parse_error(data).status == 400
+    assert parse_error(data, bytewise(data)).status == 400
+    assert parse_error(data).status == 400  # the memoized header section is checked too
+
+
 @pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
 def test_rejects_duplicate_host(version: str) -> None:
     assert parse_error(request(f"GET / {version}", "Host: other.test")).status == 400

@@ -44,6 +44,9 @@ ABSOLUTE_FORMS = [
     pytest.param("http://example.org?q=1", "example.org", "/", "q=1", id="query-no-path"),
     pytest.param("https://example.org/s", "example.org", "/s", "", id="https"),
     pytest.param("HTTP://Example.org/", "Example.org", "/", "", id="scheme-case"),
+    pytest.param("http://[::1]:8080/p", "[::1]:8080", "/p", "", id="ipv6-literal"),
+    pytest.param("http://127.0.0.1/p", "127.0.0.1", "/p", "", id="ipv4"),
+    pytest.param("http://ex%41mple.org/", "ex%41mple.org", "/", "", id="pct-encoded-host"),
 ]
 
 
@@ -95,6 +98,13 @@ MALFORMED_REQUEST_LINES = [
     pytest.param("GET ftp://example.org/ HTTP/1.1", id="non-http-scheme"),
     pytest.param("GET example.org:80 HTTP/1.1", id="authority-form-with-get"),
     pytest.param("GET http:///p HTTP/1.1", id="http-uri-empty-host"),  # RFC 9110 §4.2.1
+    pytest.param("GET http://:80/p HTTP/1.1", id="http-uri-port-without-host"),
+    pytest.param("GET http://user@example.org/ HTTP/1.1", id="userinfo"),  # RFC 9110 §4.2.4
+    pytest.param("GET http://a b/ HTTP/1.1", id="space-in-authority"),
+    pytest.param("GET http://example.org:8o/ HTTP/1.1", id="letter-in-port"),
+    pytest.param("GET /a#frag HTTP/1.1", id="fragment"),  # RFC 9112 §3.2
+    pytest.param("GET /a?x=1#frag HTTP/1.1", id="fragment-after-query"),
+    pytest.param("GET http://example.org/#f HTTP/1.1", id="fragment-in-absolute-form"),
 ]
 
 

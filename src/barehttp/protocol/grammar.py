@@ -46,6 +46,13 @@ CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # word; anything longer is refused rather than parsed.
 CONTENT_LENGTH = re.compile(rb"[0-9]{1,18}")
 
+# RFC 9110 §7.2: Host = uri-host [ ":" port ], with RFC 3986 §3.2.2 uri-host =
+# IP-literal / IPv4address / reg-name (unreserved, pct-encoded, sub-delims) and
+# port = *DIGIT. Empty is allowed (RFC 9112 §3.2). No userinfo: RFC 9110 §4.2.4
+# deprecates it in http(s) URIs, and "user@host" is how targets get spoofed.
+_HOST_CHAR = r"(?:[0-9A-Za-z\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
+HOST = re.compile(rf"(?:\[[0-9A-Za-z\-._~!$&'()*+,;=:]*\]|{_HOST_CHAR}*)(?::[0-9]*)?")
+
 # RFC 3986 §3.1 scheme "://" authority, for absolute-form targets (RFC 9112 §3.2.2).
 ABSOLUTE_FORM = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*)://(?P<authority>[^/?#]*)(?P<rest>.*)"

@@ -228,6 +228,10 @@ def _parse_new_request_line(line: bytes) -> tuple[str, str, str]:
             raise VersionNotSupported("only HTTP/1.0 and HTTP/1.1 are supported")
         raise BadRequest("malformed request line")
     method, target, version = match.groups()
+    # RFC 9112 §3.2: no form of request-target has a fragment; a client never sends
+    # one (RFC 9110 §7.1), so "#" here is a broken or hostile client.
+    if b"#" in target:
+        raise BadRequest("request target must not contain '#' (a fragment)")
     # RFC 9110 §2.5 / RFC 9112 §2.3: only major version 1 is spoken here; a higher
     # minor version (HTTP/1.2) is answered as HTTP/1.1.
     if version[5:6] != b"1":
@@ -275,6 +279,11 @@ def _parse_field_block(
                 framing[name].append(value)
             else:
                 framing[name] = [value]
+    # RFC 9112 §3.2: a Host field with an invalid value gets 400. Checked here, so
+    # that a memoized block was checked once.
+    for host in framing.get("host", _NONE):
+        if grammar.HOST.fullmatch(host) is None:
+            raise BadRequest("Host header must be a host name or address, with an optional port")
     if len(block) <= FIELD_BLOCK_CACHE_MAX_BYTES:
         if len(_FIELD_BLOCKS) >= FIELD_BLOCK_CACHE_MAX_ENTRIES:
             _FIELD_BLOCKS.clear()
@@ -394,8 +403,11 @@ def _split_target(method: str, target: str, fields: list[tuple[str, str]]) -> tu
         raise BadRequest("request target must be origin-form or an absolute http(s) URI")
     # §3.2.2: with absolute-form the server MUST ignore Host and use the target's authority.
     authority = match.group("authority")
-    if not authority:  # RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid
+    # RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid.
+    if not authority or authority[0] == ":":
         raise BadRequest("absolute-form target without a host")
+    if grammar.HOST.fullmatch(authority) is None:  # RFC 9110 §4.2.4: no userinfo either
+        raise BadRequest("absolute-form target must name host[:port] only")
     for index, (name, _) in enumerate(fields):
         if name == "host":
             fields[index] = ("host", authority)
