@@ -336,6 +336,14 @@ def test_listing_is_off_for_a_mount_by_default(site: Site) -> None:
     assert requests.get(site.base + "/files/sub/", timeout=5).status_code == 404
 
 
+def test_a_mount_prefix_without_its_slash_redirects(site: Site) -> None:
+    response = raw_request(site.port, "/files?x=1")
+    assert response.status == 308
+    assert response.header("location") == "/files/?x=1"
+    assert raw_request(site.port, "/files", method="HEAD").status == 308
+    assert raw_request(site.port, "/files", method="POST").status != 308
+
+
 # -- big files ------------------------------------------------------------------------
 
 
