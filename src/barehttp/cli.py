@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
+from barehttp.app.settings import AccountSettings
 from barehttp.protocol.limits import Limits
 from barehttp.server.workers import WorkerOptions
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from barehttp.storage.sqlite import SQLiteStorage
 
 DEFAULT_LIMITS = Limits()
+DEFAULT_ACCOUNT_SETTINGS = AccountSettings()
 
 
 def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8000) -> None:
@@ -228,6 +231,39 @@ def parse_worker_count(text: str) -> int:
     return count
 
 
+def parse_session_lifetime(text: str) -> float:
+    """``--session-lifetime``: seconds, at least 1 and finite."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    # The cookie's Max-Age is whole seconds: below 1 it would be 0, which deletes it.
+    if not math.isfinite(seconds) or seconds < 1:
+        raise argparse.ArgumentTypeError("must be a finite number of seconds, at least 1")
+    return seconds
+
+
+def parse_credit_limit(text: str) -> int:
+    """``--default-credits``: a whole number the storage accepts as a credit limit."""
+    from barehttp.storage.base import MAX_CREDITS
+
+    try:
+        credits = int(text)
+    except ValueError:
+        credits = -1
+    if not 0 <= credits <= MAX_CREDITS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_CREDITS}")
+    return credits
+
+
+def account_settings_from_args(args: argparse.Namespace) -> AccountSettings:
+    return dataclasses.replace(
+        DEFAULT_ACCOUNT_SETTINGS,
+        session_lifetime_s=args.session_lifetime,
+        default_credits_limit=args.default_credits,
+    )
+
+
 def run_wsgi(args: argparse.Namespace) -> int:
     from barehttp.wsgi.loader import AppLoadError, check_app, load_app
     from barehttp.wsgi.serve import serve_wsgi
@@ -263,6 +299,7 @@ def run_app(args: argparse.Namespace) -> int:
     from barehttp.storage.sqlite import SQLiteStorage
 
     kwargs = server_kwargs(args)
+    settings = account_settings_from_args(args)
     workers = worker_options_from_args(args)
     try:
         storage = SQLiteStorage(args.db)  # applies migrations once, before any fork
@@ -270,7 +307,7 @@ def run_app(args: argparse.Namespace) -> int:
         logging.getLogger("barehttp").error("cannot open database %s: %s", args.db, error)
         return 1
     if workers is None:
-        app = create_app(storage, limits=kwargs["limits"])
+        app = create_app(storage, settings, limits=kwargs["limits"])
         # Closed only after in-flight requests finished: they may still be writing.
         serve(app, **kwargs, on_shutdown=[storage.close])
         return 0
@@ -279,7 +316,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     def make_handler() -> Handler:
         worker_storage.append(SQLiteStorage(args.db))
-        return create_app(worker_storage[-1], limits=kwargs["limits"])
+        return create_app(worker_storage[-1], settings, limits=kwargs["limits"])
 
     del kwargs["redirect_http_port"]
     return serve_in_workers(
@@ -399,6 +436,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_options(app, default_port=8080)
     add_worker_options(app)
     app.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    accounts = app.add_argument_group("accounts")
+    lifetime_s = DEFAULT_ACCOUNT_SETTINGS.session_lifetime_s
+    accounts.add_argument(
+        "--session-lifetime",
+        type=parse_session_lifetime,
+        default=lifetime_s,
+        metavar="SECONDS",
+        help=f"a session ends this long after sign-in (default {lifetime_s:g} = "
+        f"{lifetime_s / 3600:g} h)",
+    )
+    accounts.add_argument(
+        "--default-credits",
+        type=parse_credit_limit,
+        default=DEFAULT_ACCOUNT_SETTINGS.default_credits_limit,
+        metavar="N",
+        help="credit limit of new accounts; existing ones keep theirs "
+        f"(default {DEFAULT_ACCOUNT_SETTINGS.default_credits_limit})",
+    )
     app.set_defaults(run=run_app)
 
     users = commands.add_parser("users", help="accounts app administration")

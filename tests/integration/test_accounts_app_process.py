@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -29,10 +30,17 @@ from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServe
 BAREHTTP = str(Path(sys.executable).parent / "barehttp")
 
 
-def start_app(spawn_server: SpawnServer, db: Path) -> ServerProcess:
+# The worker path builds the app in each child, so options must reach it there too.
+PROCESS_MODES = pytest.mark.parametrize(
+    "workers", [(), ("--workers", "2")], ids=["one-process", "two-workers"]
+)
+
+
+def start_app(spawn_server: SpawnServer, db: Path, *options: str) -> ServerProcess:
     return spawn_server(
-        "-m", "barehttp.cli", "app", "--port", "{port}", "--db", str(db), "--no-access-log"
-    )
+        "-m", "barehttp.cli", "app", "--port", "{port}", "--db", str(db), "--no-access-log",
+        *options,
+    )  # fmt: skip
 
 
 def usage_with(server: ServerProcess, token: str) -> httpx.Response:
@@ -138,6 +146,73 @@ def test_app_help_lists_its_options() -> None:
     for option in ("--db", "--host", "--port", "--threads", "--certfile", "--keyfile"):
         assert option in result.stdout
     assert "8080" in result.stdout
+    help_text = " ".join(result.stdout.split())  # argparse wraps lines
+    assert "--session-lifetime SECONDS" in help_text
+    assert "(default 43200 = 12 h)" in help_text
+    assert "--default-credits N" in help_text
+    assert "(default 100)" in help_text
+
+
+@PROCESS_MODES
+def test_default_credits_option_sets_new_accounts_limit(
+    spawn_server: SpawnServer, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    server = start_app(spawn_server, tmp_path / "app.db", "--default-credits", "3", *workers)
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        token = session_cookie_in(sign_up(client, "tight"))
+    assert usage_with(server, token).json() == {"ok": True, "used": 0, "limit": 3, "remaining": 3}
+
+
+@PROCESS_MODES
+def test_session_lifetime_option_ends_sessions(
+    spawn_server: SpawnServer, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    server = start_app(spawn_server, tmp_path / "app.db", "--session-lifetime", "1", *workers)
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        signed_up = sign_up(client, "brief")
+    signed_up_at = time.monotonic()  # the session was created before this
+    token = session_cookie_in(signed_up)
+    assert "Max-Age=1;" in signed_up.headers["set-cookie"]
+    # Sent by hand, not from the jar: the jar drops it after Max-Age, the server must too.
+    assert usage_with(server, token).status_code == 200
+    time.sleep(max(0.0, signed_up_at + 1.5 - time.monotonic()))
+    expired = usage_with(server, token)
+    assert expired.status_code == 401
+    assert expired.json()["error"] == "not_signed_in"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--session-lifetime", "0"), "--session-lifetime: must be a finite number of seconds"),
+        (("--session-lifetime", "-5"), "--session-lifetime: must be a finite number of seconds"),
+        (("--session-lifetime", "0.5"), "--session-lifetime: must be a finite number of seconds"),
+        (("--session-lifetime", "inf"), "--session-lifetime: must be a finite number of seconds"),
+        (("--session-lifetime", "soon"), "--session-lifetime: not a number of seconds: 'soon'"),
+        (("--default-credits", "-1"), "--default-credits: must be a whole number from 0 to"),
+        (("--default-credits", "2.5"), "--default-credits: must be a whole number from 0 to"),
+        (("--default-credits", "many"), "--default-credits: must be a whole number from 0 to"),
+        (("--default-credits", "1000000001"), "--default-credits: must be a whole number"),
+    ],
+    ids=[
+        "lifetime-zero",
+        "lifetime-negative",
+        "lifetime-below-a-second",
+        "lifetime-infinite",
+        "lifetime-not-a-number",
+        "credits-negative",
+        "credits-fraction",
+        "credits-not-a-number",
+        "credits-too-large",
+    ],
+)
+def test_app_option_errors_exit_2(tmp_path: Path, arguments: tuple[str, ...], message: str) -> None:
+    db = tmp_path / "app.db"
+    result = run_cli("app", *arguments, "--db", str(db), "--port", "0")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()  # refused before opening storage or binding
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is installed by make system-deps")
