@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
@@ -24,6 +24,42 @@ DEFAULT_LIMITS = Limits()
 DEFAULT_ACCOUNT_SETTINGS = AccountSettings()
 
 
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [minimum, maximum], else a readable error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
+def seconds(*, allow_zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds, above zero unless ``allow_zero``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        # A timeout of 0, below 0, inf or nan would turn off a bound or break the server.
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            least = "0 or more" if allow_zero else "more than 0"
+            raise argparse.ArgumentTypeError(f"must be a finite number of seconds, {least}")
+        return value
+
+    return parse
+
+
+PORT = whole_number(0, 65_535)  # 0: any free port
+
+
 def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8000) -> None:
     """Options shared by every command that runs a server."""
     group = parser.add_argument_group("server")
@@ -31,11 +67,11 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         "--host", default="127.0.0.1", help="address to bind; '' for all (default 127.0.0.1)"
     )
     group.add_argument(
-        "--port", type=int, default=default_port, help=f"TCP port (default {default_port})"
+        "--port", type=PORT, default=default_port, help=f"TCP port (default {default_port})"
     )
     group.add_argument(
         "--threads",
-        type=int,
+        type=whole_number(1),
         default=DEFAULT_LIMITS.worker_threads,
         help=f"worker threads (default {DEFAULT_LIMITS.worker_threads})",
     )
@@ -53,7 +89,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     tls.add_argument("--keyfile", default=None, help="PEM private key (if not in --certfile)")
     tls.add_argument(
         "--redirect-http-port",
-        type=int,
+        type=whole_number(1, 65_535),
         default=None,
         metavar="PORT",
         help="with TLS: answer plain HTTP on PORT with 308 to https",
@@ -61,22 +97,24 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body",
-        type=int,
+        type=whole_number(0),
         default=DEFAULT_LIMITS.max_body_bytes,
         metavar="BYTES",
         help="largest request body (413 beyond)",
     )
-    limits.add_argument("--max-connections", type=int, default=DEFAULT_LIMITS.max_connections)
+    limits.add_argument(
+        "--max-connections", type=whole_number(1), default=DEFAULT_LIMITS.max_connections
+    )
     limits.add_argument(
         "--queue",
-        type=int,
+        type=whole_number(1),
         default=DEFAULT_LIMITS.worker_queue_count,
         help="jobs waiting for a worker before 503",
     )
     limits.add_argument(
         "--idle-timeout",
         "--timeout-idle",
-        type=float,
+        type=seconds(),
         default=DEFAULT_LIMITS.idle_timeout_s,
         metavar="SECONDS",
         help="close keep-alive connections idle this long",
@@ -84,7 +122,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits.add_argument(
         "--header-timeout",
         "--timeout-header",
-        type=float,
+        type=seconds(),
         default=DEFAULT_LIMITS.header_timeout_s,
         metavar="SECONDS",
         help="408 if a request head takes longer",
@@ -92,14 +130,14 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits.add_argument(
         "--body-timeout",
         "--timeout-body",
-        type=float,
+        type=seconds(),
         default=DEFAULT_LIMITS.body_timeout_s,
         metavar="SECONDS",
         help="408 after this long without a body byte",
     )
     limits.add_argument(
         "--min-body-rate",
-        type=int,
+        type=whole_number(0),
         default=DEFAULT_LIMITS.min_body_rate_bytes_per_s,
         metavar="BYTES_PER_S",
         help="408 if a body averages less, after --body-timeout of grace (0: off)",
@@ -107,7 +145,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits.add_argument(
         "--shutdown-timeout",
         "--timeout-shutdown",
-        type=float,
+        type=seconds(allow_zero=True),
         default=DEFAULT_LIMITS.shutdown_timeout_s,
         metavar="SECONDS",
         help="how long in-flight requests get after SIGTERM",
@@ -125,13 +163,13 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--max-requests",
-        type=int,
+        type=whole_number(0),
         default=0,
         help="recycle a worker after this many requests (0 = never)",
     )
     group.add_argument(
         "--max-requests-jitter",
-        type=int,
+        type=whole_number(0),
         default=0,
         help="random extra requests per worker, so they do not recycle together",
     )
@@ -225,7 +263,10 @@ def parse_worker_count(text: str) -> int:
 
     if text in ("auto", "0"):
         return cpu_count()
-    count = int(text)
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
     if count < 0:
         raise argparse.ArgumentTypeError("workers must be 0/auto or a positive number")
     return count

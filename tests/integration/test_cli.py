@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
+from barehttp.cli import build_parser
 from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServer
 from tests.server.rawhttp import ResponseReader
 
@@ -63,6 +65,49 @@ def test_unknown_command_fails() -> None:
     result = run_command(str(SCRIPT), "no-such-command")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+# Option values that would turn off a bound or break the server are refused by
+# argparse (exit 2) with a message naming the option.
+INVALID_OPTION_VALUES = [
+    pytest.param(["--idle-timeout", "-1"], "must be a finite number of seconds", id="negative"),
+    pytest.param(["--header-timeout", "0"], "more than 0", id="zero-timeout"),
+    pytest.param(["--body-timeout", "inf"], "finite", id="infinite-timeout"),
+    pytest.param(["--body-timeout", "nan"], "finite", id="nan-timeout"),
+    pytest.param(["--shutdown-timeout", "-0.5"], "0 or more", id="negative-shutdown"),
+    pytest.param(["--idle-timeout", "soon"], "not a number of seconds", id="word-timeout"),
+    pytest.param(["--threads", "0"], "1 or more", id="no-threads"),
+    pytest.param(["--port", "70000"], "from 0 to 65535", id="port-too-high"),
+    pytest.param(["--port", "-1"], "from 0 to 65535", id="negative-port"),
+    pytest.param(["--max-connections", "x"], "not a whole number", id="word-count"),
+    pytest.param(["--max-connections", "0"], "1 or more", id="no-connections"),
+    pytest.param(["--queue", "0"], "1 or more", id="no-queue"),
+    pytest.param(["--max-body", "-1"], "0 or more", id="negative-body"),
+    pytest.param(["--min-body-rate", "1.5"], "not a whole number", id="fractional-rate"),
+    pytest.param(["--workers", "x"], "0/auto or a positive number", id="word-workers"),
+    pytest.param(["--max-requests", "-3"], "0 or more", id="negative-max-requests"),
+]
+
+
+@pytest.mark.parametrize(("option", "message"), INVALID_OPTION_VALUES)
+def test_invalid_option_values_exit_2_with_a_message(
+    option: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["wsgi", "app:app", *option])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {option[0]}" in error
+    assert message in error
+
+
+def test_boundary_option_values_are_accepted() -> None:
+    args = build_parser().parse_args(
+        ["wsgi", "app:app", "--port", "0", "--shutdown-timeout", "0", "--max-body", "0"]
+    )
+    assert (args.port, args.shutdown_timeout, args.max_body) == (0, 0.0, 0)
+    args = build_parser().parse_args(["hello", "--idle-timeout", "0.25", "--threads", "1"])
+    assert (args.idle_timeout, args.threads) == (0.25, 1)
 
 
 def stop(server: ServerProcess) -> int:
