@@ -34,7 +34,7 @@ def fetch_pid(server: ServerProcess, path: str = "/pid") -> int:
 class RequestLoop:
     """Sequential requests in a thread until stopped; counts successes and failures."""
 
-    def __init__(self, server: ServerProcess, limit: int = 2_000) -> None:
+    def __init__(self, server: ServerProcess, limit: int = 50_000) -> None:
         self.server = server
         self.limit = limit  # bounded even if the test never stops it
         self.pids: list[int] = []
@@ -65,7 +65,12 @@ class RequestLoop:
 
     def wait_for_requests(self, count: int) -> None:
         target = len(self.pids) + count
-        wait_until(lambda: len(self.pids) >= target or self.failures, 10.0, f"{count} requests")
+        wait_until(
+            lambda: len(self.pids) >= target or self.failures or not self._thread.is_alive(),
+            10.0,
+            f"{count} requests",
+        )
+        assert len(self.pids) >= target or self.failures, "the request loop reached its limit"
 
 
 def test_workers_have_their_own_process_and_multiprocess_flag(
