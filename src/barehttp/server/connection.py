@@ -33,6 +33,7 @@ from barehttp.protocol.parser import RequestParser
 from barehttp.protocol.writer import format_head
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
+from barehttp.server.outbox import Outbox, Part
 
 logger = logging.getLogger("barehttp.server")
 _T = TypeVar("_T")
@@ -49,15 +50,18 @@ class Connection:
     __slots__ = (
         "body_deadline",
         "client_address",
+        "close_after_write",
         "context",
         "deadline",
         "events",
         "fd",
         "has_served",
+        "holds_pool_slot",
         "idle_since",
         "is_closed",
         "is_tls",
         "needs_handshake",
+        "outbox",
         "parser",
         "request_started",
         "server_address",
@@ -85,6 +89,11 @@ class Connection:
         if self.is_tls:
             sock.settimeout(context.limits.write_timeout_s)
         self.is_closed = False
+        # The unsent end of a response, written by the reactor (see outbox.py); while
+        # it is there, the connection holds a pool slot so that a drain waits for it.
+        self.outbox: Outbox | None = None
+        self.close_after_write = False
+        self.holds_pool_slot = False
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
         self.body_deadline = 0.0  # set when this request's body is first waited for
@@ -108,8 +117,14 @@ class Connection:
         # its turn, and a burst of keep-alive requests should queue, not get 503s.
         self.context.pool.submit(self.serve, bounded=False)
 
+    @property
+    def is_writing(self) -> bool:
+        return self.outbox is not None
+
     def expire(self) -> None:
-        if self.parser.is_mid_request:
+        if self.outbox is not None:  # the client stopped reading its response
+            self.close()
+        elif self.parser.is_mid_request:
             # Through reject(): this runs on the reactor thread, which must not wait up to
             # write_timeout_s on a client whose receive window is shut (all parked
             # connections would stall behind it).
@@ -158,13 +173,19 @@ class Connection:
                 keep_alive = False
             if context.access_log:
                 exchange.log_access()
+            if self.outbox is not None:  # a slow reader: the reactor sends the rest
+                self._write_in_reactor(keep_alive and not context.draining)
+                return
             if not keep_alive or context.draining:
                 self.close()
                 return
-            self.has_served = True
-            self.parser.start_next()
-            self.request_started = self.idle_since = time.monotonic()
-            self.body_deadline = 0.0
+            self._expect_next_request()
+
+    def _expect_next_request(self) -> None:
+        self.has_served = True
+        self.parser.start_next()
+        self.request_started = self.idle_since = time.monotonic()
+        self.body_deadline = 0.0
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
@@ -343,6 +364,79 @@ class Connection:
 
     # -- writing and closing ---------------------------------------------------
 
+    def send_final(self, parts: collections.deque[Part]) -> None:
+        """Send a response's last bytes; what the client has not taken after
+        ``linger_s`` of a full socket buffer goes to ``self.outbox``.
+
+        The socket is non-blocking only inside this call: the request body may
+        still be read (drained) after it, with the usual bounded blocking reads.
+        """
+        outbox = Outbox(parts)
+        sock = self.sock
+        deadline = 0.0
+        poller: select.poll | None = None
+        sock.setblocking(False)
+        try:
+            while True:
+                outbox.send_available(sock)
+                if outbox.is_empty:
+                    return
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.context.limits.linger_s
+                    poller = select.poll()
+                    poller.register(self.fd, select.POLLOUT)
+                assert poller is not None
+                if now >= deadline or not poller.poll(math.ceil((deadline - now) * 1000)):
+                    outbox.keep_files_open()
+                    self.outbox = outbox
+                    return
+        finally:
+            sock.setblocking(True)  # back to SO_RCVTIMEO/SO_SNDTIMEO-bounded calls
+
+    def _write_in_reactor(self, keep_alive: bool) -> None:
+        """Hand the connection and its outbox to the reactor; this worker is free."""
+        context = self.context
+        self.close_after_write = not keep_alive
+        if keep_alive:
+            self._expect_next_request()
+        context.pool.hold()  # a response in flight: a drain waits for it
+        self.holds_pool_slot = True
+        self.deadline = time.monotonic() + context.limits.write_timeout_s
+        try:
+            self.sock.setblocking(False)  # the reactor thread must never wait
+        except OSError:
+            self.close()
+            return
+        context.reactor.park_writer(self)
+
+    def write_more(self) -> bool:
+        """Reactor thread: send what the client makes room for; True when all is sent."""
+        outbox = self.outbox
+        assert outbox is not None
+        if outbox.send_available(self.sock):
+            self.deadline = time.monotonic() + self.context.limits.write_timeout_s
+        return outbox.is_empty
+
+    def write_finished(self) -> None:
+        """Reactor thread: the response is out; wait for the next request, or close."""
+        self.outbox = None
+        if self.close_after_write or self.context.draining:
+            self.close()
+            return
+        try:
+            self.sock.setblocking(True)
+        except OSError:
+            self.close()
+            return
+        self.resume()  # also serves requests already pipelined behind this one
+        self._release_pool_slot()  # after resume() queued: a drain never sees zero between
+
+    def _release_pool_slot(self) -> None:
+        if self.holds_pool_slot:
+            self.holds_pool_slot = False
+            self.context.pool.release()
+
     def send_error(self, error: HTTPError) -> None:
         """Best-effort error response before closing (framing may be broken)."""
         body = format_error_body(error)
@@ -396,6 +490,10 @@ class Connection:
             return
         self.is_closed = True
         try:
+            if self.outbox is not None:
+                self.outbox.close()
+                self.outbox = None
             self.sock.close()
         finally:
             self.context.connection_closed()
+            self._release_pool_slot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 import os
@@ -19,6 +20,7 @@ from barehttp.protocol.writer import (
     format_head,
     has_body,
 )
+from barehttp.server.outbox import FileRange, Part
 
 if TYPE_CHECKING:
     from barehttp.server.connection import Connection
@@ -34,6 +36,7 @@ SINGLE_SEND_MAX_BYTES = 16_384
 # a larger leftover body is cheaper to cut off by closing.
 MAX_DRAIN_BYTES = 65_536
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere head and file go apart
+_MSG_DONTWAIT = socket.MSG_DONTWAIT
 
 
 class ResponseState(enum.Enum):
@@ -180,23 +183,40 @@ class ServerExchange:
         )
         sock = self.connection.sock
         self.state = _COMPLETE
-        if send_body and body:
+        if not (send_body and body):
+            body = b""
+        self.bytes_sent += len(body)
+        if self.is_tls:
             if len(body) <= SINGLE_SEND_MAX_BYTES:
                 sock.sendall(data + body)
-            elif self.is_tls:
+            else:
                 sock.sendall(data)
                 sock.sendall(body)
-            else:
-                # Gather write: head and body in one system call, without copying.
-                sent = sock.sendmsg([data, body])
-                if sent < len(data):
-                    sock.sendall(data[sent:])
-                    sent = len(data)
-                if sent - len(data) < len(body):
-                    sock.sendall(memoryview(body)[sent - len(data) :])
-            self.bytes_sent += len(body)
-        else:
-            sock.sendall(data)
+            return
+        # A complete response: whatever the client cannot take at once is sent by
+        # send_final(), and by the reactor if the client is slow (see outbox.py).
+        if len(body) <= SINGLE_SEND_MAX_BYTES:
+            if body:
+                data += body
+            try:
+                sent = sock.send(data, _MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            if sent != len(data):
+                self.connection.send_final(collections.deque([memoryview(data)[sent:]]))
+            return
+        # Gather write: head and body in one system call, without copying.
+        try:
+            sent = sock.sendmsg([data, body], (), _MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent != len(data) + len(body):
+            parts: collections.deque[Part] = collections.deque()
+            if sent < len(data):
+                parts.append(memoryview(data)[sent:])
+                sent = len(data)
+            parts.append(memoryview(body)[sent - len(data) :])
+            self.connection.send_final(parts)
 
     def start_response(
         self, status: int, headers: list[tuple[str, str]], content_length: int | None = None
@@ -250,6 +270,11 @@ class ServerExchange:
         if not data or not self._send_body:
             return
         body = encode_chunk(data) if self._chunked else data
+        outbox = self.connection.outbox
+        if outbox is not None:  # bytes beyond a complete body: keep them in order
+            outbox.append(bytes(body))
+            self.bytes_sent += len(data)
+            return
         head = self._take_unsent_head()
         if head and len(body) <= SINGLE_SEND_MAX_BYTES:
             self.connection.sock.sendall(head + body)
@@ -277,6 +302,12 @@ class ServerExchange:
                 # MSG_MORE: the kernel holds these bytes to fill the first segment
                 # with file data, as nginx's tcp_nopush does.
                 sock.sendall(prefix, _MSG_MORE)
+            if not self._chunked and self._declared_length == self.bytes_sent + count:
+                # The file ends the response: a slow reader gets it from the reactor.
+                part = FileRange(file.fileno(), offset, count)
+                self.connection.send_final(collections.deque([part]))
+                self.bytes_sent += count
+                return
             self._sendfile(file, offset, count)
         if self._chunked:
             sock.sendall(b"\r\n")
@@ -313,7 +344,11 @@ class ServerExchange:
             if self._chunked and self._send_body:
                 data += LAST_CHUNK
             if data:
-                self.connection.sock.sendall(data)
+                outbox = self.connection.outbox
+                if outbox is not None:
+                    outbox.append(data)
+                else:
+                    self.connection.sock.sendall(data)
             self.state = _COMPLETE
 
     def send_error(self, error: HTTPError) -> None:

@@ -55,12 +55,24 @@ class WorkerPool:
         self._jobs.put(job)
         return True
 
+    def hold(self) -> None:
+        """Count work done outside the pool (a response the reactor finishes) as unfinished."""
+        with self._lock:
+            self._unfinished += 1
+
+    def release(self) -> None:
+        """End what :meth:`hold` counted."""
+        with self._lock:
+            self._unfinished -= 1
+            if self._unfinished == 0:
+                self._idle.notify_all()
+
     def has_waiting_jobs(self) -> bool:
         """True when jobs wait for a thread: a worker should not linger on one client."""
         return not self._jobs.empty()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no job runs or waits; False if ``timeout`` passed first."""
+        """Wait until no job runs, waits or is held; False if ``timeout`` passed first."""
         with self._idle:
             return self._idle.wait_for(lambda: self._unfinished == 0, timeout=timeout)
 
@@ -87,7 +99,4 @@ class WorkerPool:
             except BaseException:  # a job must never kill its thread (nor may sys.exit())
                 logger.exception("unhandled error in worker job")
             finally:
-                with self._lock:
-                    self._unfinished -= 1
-                    if self._unfinished == 0:
-                        self._idle.notify_all()
+                self.release()

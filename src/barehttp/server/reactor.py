@@ -5,6 +5,10 @@ A worker serves a connection while bytes keep coming. When the client goes quiet
 the connection here and takes other work. This thread waits on every parked
 socket at once (epoll on Linux); when one becomes readable it goes back to the
 worker pool, and when one passes its deadline it is closed.
+
+It also finishes responses for clients that read slowly: a connection parked as
+a *writer* carries the unsent end of its response (see outbox.py), and this
+thread sends more each time the socket has room, without ever waiting on it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,19 @@ class Parkable(Protocol):
     deadline: float  # time.monotonic() after which the connection is dropped
 
     def fileno(self) -> int: ...
+
+    @property
+    def is_writing(self) -> bool:
+        """Parked with response bytes to send (else: waiting for request bytes)."""
+        ...
+
+    def write_more(self) -> bool:
+        """Send what the socket takes now, without waiting; True once all is sent."""
+        ...
+
+    def write_finished(self) -> None:
+        """All was sent: hand the connection back to a worker, or close it."""
+        ...
 
     def resume(self) -> None:
         """Bytes arrived: hand the connection back to a worker."""
@@ -68,13 +85,27 @@ class Reactor:
             # bytes are already there, since epoll is level-triggered).
             self._selector.register(fd, selectors.EVENT_READ, connection)
 
+    def park_writer(self, connection: Parkable) -> None:
+        """Send ``connection``'s outbox as the client reads, then ``write_finished()``."""
+        fd = connection.fileno()
+        with self._lock:
+            if self._stopped.is_set():
+                connection.close()
+                return
+            self._parked[fd] = connection
+            self._selector.register(fd, selectors.EVENT_WRITE, connection)
+
     def close_all(self) -> None:
-        """Refuse further parking and close every parked connection (shutdown)."""
+        """Refuse further parking and close every connection waiting for a request.
+
+        Connections still writing a response are left to finish (a drain waits
+        for them, since each holds a pool slot); ``stop()`` closes what remains.
+        """
         with self._lock:
             self._closing = True
-            parked = list(self._parked.values())
-            self._parked.clear()
-            for connection in parked:
+            idle = [c for c in self._parked.values() if not c.is_writing]
+            for connection in idle:
+                del self._parked[connection.fileno()]
                 self._unregister(connection)
                 connection.close()
 
@@ -82,6 +113,12 @@ class Reactor:
         self.close_all()
         self._stopped.set()
         self._thread.join(timeout=2 * SWEEP_INTERVAL_S + 1)
+        with self._lock:  # writers past the drain deadline; the thread is gone
+            remaining = list(self._parked.values())
+            self._parked.clear()
+            for connection in remaining:
+                self._unregister(connection)
+                connection.close()
         self._selector.close()
 
     def _unregister(self, connection: Parkable) -> None:
@@ -99,6 +136,9 @@ class Reactor:
                 return
             for key, _ in ready:
                 connection: Parkable = key.data
+                if connection.is_writing:
+                    self._write(connection)
+                    continue
                 with self._lock:
                     if self._parked.pop(key.fd, None) is None:
                         continue
@@ -108,6 +148,27 @@ class Reactor:
             if now >= next_sweep:
                 self._sweep(now)
                 next_sweep = now + SWEEP_INTERVAL_S
+
+    def _write(self, connection: Parkable) -> None:
+        try:
+            finished = connection.write_more()
+        except OSError as error:  # the client went away
+            logger.debug("response not completed: %s", error)
+            finished = None
+        if finished is False:
+            return
+        with self._lock:
+            if self._parked.pop(connection.fileno(), None) is None:
+                return
+            self._unregister(connection)
+        try:
+            if finished:
+                connection.write_finished()
+            else:
+                connection.close()
+        except Exception:
+            logger.exception("error after writing a response")
+            connection.close()
 
     def _sweep(self, now: float) -> None:
         with self._lock:

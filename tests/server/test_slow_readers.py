@@ -1,0 +1,145 @@
+"""Slow readers hold no worker: the reactor sends the end of their responses.
+
+Each test runs a server with one worker thread. A client that asks for a large
+response and then does not read leaves its socket buffer full; after
+``linger_s`` the worker hands the rest of the response to the reactor and
+serves others. Without that, the next client would wait for the slow one's
+``write_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import socket
+import threading
+import time
+
+import pytest
+
+from barehttp.server.handler import Exchange
+from tests.server.conftest import RunningServer, StartServer
+from tests.server.rawhttp import ResponseReader
+
+FILE_SIZE = 8 * 1_048_576  # far beyond any socket buffer
+HELLO = b"hello"
+WRITE_TIMEOUT_S = 10.0  # what a blocked worker would wait: well past every check below
+SERVED_WITHIN_S = 3.0
+
+
+class FileHandler:
+    """``/file``: a file sent with send_file; ``/bytes``: a body in memory; else hello."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def __call__(self, exchange: Exchange) -> None:
+        if exchange.head.path == "/file":
+            with self.path.open("rb") as file:  # closed when the handler returns
+                exchange.start_response(200, [], content_length=FILE_SIZE)
+                exchange.send_file(file, 0, FILE_SIZE)
+                exchange.end()
+        elif exchange.head.path == "/bytes":
+            exchange.send_response(200, [], self.path.read_bytes())
+        else:
+            exchange.send_response(200, [], HELLO)
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, str]:
+    path = tmp_path_factory.mktemp("slow") / "big.bin"
+    data = os.urandom(FILE_SIZE)
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+def slow_client(server: RunningServer) -> socket.socket:
+    """A connection with a small receive buffer, so that the server's send stalls."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4_096)
+    sock.settimeout(10.0)
+    sock.connect((server.host, server.port))
+    server.sockets.append(sock)
+    return sock
+
+
+def one_thread_server(
+    start_server: StartServer, path: pathlib.Path, **limits: float
+) -> RunningServer:
+    overrides = {"worker_threads": 1, "write_timeout_s": WRITE_TIMEOUT_S, **limits}
+    return start_server(FileHandler(path), access_log=False, **overrides)
+
+
+def served_promptly(server: RunningServer) -> bool:
+    started = time.monotonic()
+    response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=SERVED_WITHIN_S + 2)
+    return response.body == HELLO and time.monotonic() - started < SERVED_WITHIN_S
+
+
+@pytest.mark.parametrize("path", ["/file", "/bytes"])
+def test_a_slow_reader_does_not_hold_the_only_worker(
+    start_server: StartServer, big_file: tuple[pathlib.Path, str], path: str
+) -> None:
+    file_path, digest = big_file
+    server = one_thread_server(start_server, file_path)
+    slow = slow_client(server)
+    slow.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    time.sleep(0.3)  # its buffers are full; the worker has handed the rest over
+    assert served_promptly(server)
+    # The slow client then reads everything, intact, and the connection lives on.
+    reader = ResponseReader(slow)
+    response = reader.read_response()
+    assert response.status == 200
+    assert hashlib.sha256(response.body).hexdigest() == digest
+    slow.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert reader.read_response().body == HELLO
+
+
+def test_a_request_pipelined_behind_a_handed_over_response_is_served(
+    start_server: StartServer, big_file: tuple[pathlib.Path, str]
+) -> None:
+    file_path, digest = big_file
+    server = one_thread_server(start_server, file_path)
+    slow = slow_client(server)
+    slow.sendall(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    reader = ResponseReader(slow)
+    assert hashlib.sha256(reader.read_response().body).hexdigest() == digest
+    assert reader.read_response().body == HELLO
+
+
+def test_a_reader_that_stops_is_dropped_after_the_write_timeout(
+    start_server: StartServer, big_file: tuple[pathlib.Path, str]
+) -> None:
+    file_path, _ = big_file
+    fds_before = len(os.listdir("/proc/self/fd"))
+    server = one_thread_server(start_server, file_path, write_timeout_s=1.0)
+    stalled = slow_client(server)
+    stalled.sendall(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert server.wait_for_open_connections(1)
+    assert server.wait_for_open_connections(0, timeout=5.0)  # closed by the reactor
+    server.close_clients()
+    # Its socket and the file descriptor the reactor kept are both closed.
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + len(server.server.addresses) + 2
+
+
+def test_shutdown_waits_for_a_handed_over_response(
+    start_server: StartServer, big_file: tuple[pathlib.Path, str]
+) -> None:
+    file_path, digest = big_file
+    server = one_thread_server(start_server, file_path)
+    slow = slow_client(server)
+    slow.sendall(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    results: list[bool] = []
+    drain = threading.Thread(target=lambda: results.append(server.server.shutdown(timeout=10)))
+    drain.start()
+    time.sleep(0.3)
+    assert drain.is_alive()  # still waiting for the response to go out
+    reader = ResponseReader(slow)
+    response = reader.read_response()
+    assert hashlib.sha256(response.body).hexdigest() == digest
+    assert reader.is_closed()  # draining: closed after the response
+    drain.join(10)
+    assert results == [True]
