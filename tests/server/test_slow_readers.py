@@ -26,6 +26,7 @@ FILE_SIZE = 8 * 1_048_576  # far beyond any socket buffer
 HELLO = b"hello"
 WRITE_TIMEOUT_S = 10.0  # what a blocked worker would wait: well past every check below
 SERVED_WITHIN_S = 3.0
+IDLE_TIMEOUT_S = 1.0
 
 
 class FileHandler:
@@ -82,16 +83,19 @@ def test_a_slow_reader_does_not_hold_the_only_worker(
     start_server: StartServer, big_file: tuple[pathlib.Path, str], path: str
 ) -> None:
     file_path, digest = big_file
-    server = one_thread_server(start_server, file_path)
+    server = one_thread_server(start_server, file_path, idle_timeout_s=IDLE_TIMEOUT_S)
     slow = slow_client(server)
     slow.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
     time.sleep(0.3)  # its buffers are full; the worker has handed the rest over
     assert served_promptly(server)
-    # The slow client then reads everything, intact, and the connection lives on.
+    # The slow client then reads everything, intact, and the connection lives on:
+    # the idle timeout counts from the end of the response, not from its start.
+    time.sleep(IDLE_TIMEOUT_S + 0.5)
     reader = ResponseReader(slow)
     response = reader.read_response()
     assert response.status == 200
     assert hashlib.sha256(response.body).hexdigest() == digest
+    time.sleep(IDLE_TIMEOUT_S / 2)  # parked meanwhile, well inside its idle timeout
     slow.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert reader.read_response().body == HELLO
 
