@@ -30,7 +30,8 @@ IDLE_TIMEOUT_S = 1.0
 
 
 class FileHandler:
-    """``/file``: a file sent with send_file; ``/bytes``: a body in memory; else hello."""
+    """``/file``: sent with send_file; ``/bytes``: a body in memory; ``/written``: a body
+    written in two parts; else hello."""
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
@@ -43,6 +44,12 @@ class FileHandler:
                 exchange.end()
         elif exchange.head.path == "/bytes":
             exchange.send_response(200, [], self.path.read_bytes())
+        elif exchange.head.path == "/written":  # as a WSGI app's body with a Content-Length
+            body = self.path.read_bytes()
+            exchange.start_response(200, [], content_length=len(body))
+            exchange.write(body[:1_000])
+            exchange.write(body[1_000:])  # completes the body: handed over if need be
+            exchange.end()
         else:
             exchange.send_response(200, [], HELLO)
 
@@ -78,7 +85,7 @@ def served_promptly(server: RunningServer) -> bool:
     return response.body == HELLO and time.monotonic() - started < SERVED_WITHIN_S
 
 
-@pytest.mark.parametrize("path", ["/file", "/bytes"])
+@pytest.mark.parametrize("path", ["/file", "/bytes", "/written"])
 def test_a_slow_reader_does_not_hold_the_only_worker(
     start_server: StartServer, big_file: tuple[pathlib.Path, str], path: str
 ) -> None:

@@ -193,8 +193,13 @@ class ServerExchange:
                 sock.sendall(data)
                 sock.sendall(body)
             return
-        # A complete response: whatever the client cannot take at once is sent by
-        # send_final(), and by the reactor if the client is slow (see outbox.py).
+        self._send_last(data, body)
+
+    def _send_last(self, data: bytes, body: bytes) -> None:
+        """Send the end of a response (plain sockets): whatever the client cannot
+        take at once goes to send_final(), and to the reactor if the client is slow
+        (see outbox.py). Same system calls as a blocking send when it can."""
+        sock = self.connection.sock
         if len(body) <= SINGLE_SEND_MAX_BYTES:
             if body:
                 data += body
@@ -276,6 +281,14 @@ class ServerExchange:
             self.bytes_sent += len(data)
             return
         head = self._take_unsent_head()
+        if (
+            not self._chunked
+            and self._declared_length == self.bytes_sent + len(data)
+            and not self.is_tls
+        ):
+            self.bytes_sent += len(data)
+            self._send_last(head, body)  # these bytes complete the body
+            return
         if head and len(body) <= SINGLE_SEND_MAX_BYTES:
             self.connection.sock.sendall(head + body)
         else:
