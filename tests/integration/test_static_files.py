@@ -336,6 +336,13 @@ def test_listing_is_off_for_a_mount_by_default(site: Site) -> None:
     assert requests.get(site.base + "/files/sub/", timeout=5).status_code == 404
 
 
+def test_options_asterisk_answers_for_the_server(site: Site) -> None:
+    response = raw_request(site.port, "*", method="OPTIONS")  # RFC 9110 §9.3.7
+    assert response.status == 200
+    assert response.header("allow") == "GET, HEAD, OPTIONS"
+    assert raw_request(site.port, "*", method="GET").status == 400  # RFC 9112 §3.2.4
+
+
 def test_a_mount_prefix_without_its_slash_redirects(site: Site) -> None:
     response = raw_request(site.port, "/files?x=1")
     assert response.status == 308

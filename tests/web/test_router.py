@@ -124,6 +124,20 @@ def test_options_lists_allowed_methods(router: Router) -> None:
     assert response.get_header("allow") == "DELETE, GET, HEAD, OPTIONS"
 
 
+def test_options_asterisk_lists_every_method_of_the_server(router: Router) -> None:
+    # RFC 9110 §9.3.7: OPTIONS * is about the server, not a resource.
+    response = router.resolve("OPTIONS", "*").handler(make_request("OPTIONS", "*"))
+    assert response.status == 200
+    assert response.get_header("allow") == "DELETE, GET, HEAD, OPTIONS, POST"
+
+
+def test_options_asterisk_with_only_mounts() -> None:
+    router = Router()
+    router.mount("/", named("files"))
+    response = router.resolve("OPTIONS", "*").handler(make_request("OPTIONS", "*"))
+    assert response.get_header("allow") == "GET, HEAD, OPTIONS"
+
+
 def test_explicit_options_route_wins() -> None:
     router = Router()
     router.add("OPTIONS", "/x", named("custom"))

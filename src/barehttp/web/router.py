@@ -121,6 +121,9 @@ class Router:
             NotFound: nothing matches the path.
             MethodNotAllowed: routes match the path, but none takes the method.
         """
+        if path == "*":  # asterisk-form, which the parser lets through for OPTIONS only
+            # RFC 9110 §9.3.7: OPTIONS * asks about the server in general.
+            return Resolution(_answer_options(self._server_methods()), {})
         allowed: set[str] = set()
         head_fallback: Resolution | None = None
         for route in self._routes:
@@ -146,6 +149,15 @@ class Router:
             if path == prefix[:-1] and method in ("GET", "HEAD"):
                 return Resolution(_redirect_to_mount(prefix), {})
         raise NotFound()
+
+    def _server_methods(self) -> list[str]:
+        """Every method some route takes; mounts serve GET and HEAD."""
+        methods = {"OPTIONS"}
+        for route in self._routes:
+            methods |= route.methods
+        if self._mounts or "GET" in methods:
+            methods |= {"GET", "HEAD"}
+        return sorted(methods)
 
     def __call__(self, request: Request) -> Response:
         resolution = self.resolve(request.method, request.path)
