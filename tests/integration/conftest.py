@@ -1,4 +1,4 @@
-"""Fixtures running barehttp as a real subprocess; each test kills only what it started."""
+"""Fixtures running barehttp as a real subprocess; each test stops only what it started."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def spawn_server(tmp_path: pathlib.Path) -> Iterator[SpawnServer]:
     """``spawn_server(*argv_after_python, port=None)`` starts and waits for a server.
 
     The argument list follows ``sys.executable``; ``{port}`` in it is replaced by a
-    free port. Processes still running at the end are killed by PID.
+    free port. Processes still running at the end get SIGTERM, then SIGKILL, by PID.
     """
     started: list[ServerProcess] = []
 
@@ -90,6 +90,10 @@ def spawn_server(tmp_path: pathlib.Path) -> Iterator[SpawnServer]:
 
     yield spawn
     for server in started:
+        if server.process.poll() is None:
+            server.signal(signal.SIGTERM)  # a supervisor then stops its workers too
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=EXIT_TIMEOUT_S)
         if server.process.poll() is None:
             server.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -109,6 +109,19 @@ def test_killed_worker_is_replaced_while_requests_keep_succeeding(
     assert "died" in server.log()
 
 
+def test_workers_drain_and_exit_when_the_supervisor_is_killed(
+    start_process: StartProcess,
+) -> None:
+    server = start_process(PROBE, "--workers", "2", workers=2)
+    workers = server.workers()
+    assert len(workers) == 2
+    server.process.kill()  # SIGKILL: the supervisor cannot tell its workers anything
+    server.process.wait(timeout=10)
+    # Orphans would hold the port and serve old code forever: they leave by themselves.
+    wait_until(lambda: not any(is_alive(pid) for pid in workers), 10.0, "the workers to exit")
+    assert "supervisor" in server.log() and "is gone" in server.log()
+
+
 def test_sighup_replaces_every_worker_without_failing_requests(
     start_process: StartProcess,
 ) -> None:

@@ -24,6 +24,7 @@ import random
 import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ MAX_RESPAWN_DELAY_S = 10.0
 WORKER_START_TIMEOUT_S = 30.0
 # Supervisor loop tick: how fast deaths and signals are noticed.
 TICK_S = 0.1
+# How often a worker checks that its supervisor still runs.
+SUPERVISOR_CHECK_S = 0.5
 
 
 def cpu_count() -> int:
@@ -176,6 +179,7 @@ class Supervisor:
             server.max_requests = max_requests
             server.start()
             install_shutdown_signals(server)
+            _drain_when_orphaned(server, os.getppid())
             os.write(ready_fd, b"1")
             os.close(ready_fd)
             server.serve_forever()
@@ -264,3 +268,19 @@ class Supervisor:
 def _signal_quietly(pid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+def _drain_when_orphaned(server: Server, supervisor: int) -> None:
+    """Drain ``server`` once its supervisor is gone (killed with SIGKILL, say).
+
+    Nobody would replace, reload or stop an orphaned worker, and it would keep
+    the port open: it finishes what it has and exits, as gunicorn's workers do.
+    """
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(SUPERVISOR_CHECK_S)
+        logger.warning("supervisor %d is gone: worker %d drains and exits", supervisor, os.getpid())
+        server.request_shutdown()
+
+    threading.Thread(target=watch, name="barehttp-supervisor-watch", daemon=True).start()
