@@ -154,3 +154,42 @@ def test_shutdown_waits_for_a_handed_over_response(
     assert reader.is_closed()  # draining: closed after the response
     drain.join(10)
     assert results == [True]
+
+
+def test_many_clients_at_mixed_speeds_all_get_intact_responses(
+    start_server: StartServer, big_file: tuple[pathlib.Path, str]
+) -> None:
+    """Handed-over and direct responses interleave on few threads without mixing up."""
+    file_path, digest = big_file
+    server = start_server(
+        FileHandler(file_path), access_log=False, worker_threads=4, write_timeout_s=WRITE_TIMEOUT_S
+    )
+    failures: list[str] = []
+
+    def client(index: int) -> None:
+        try:
+            sock = slow_client(server) if index % 2 else server.connect(timeout=10.0)
+            reader = ResponseReader(sock)
+            for round_ in range(3):
+                path = ("/file", "/bytes", "/written", "/")[(index + round_) % 4]
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+                if index % 3 == 0:
+                    time.sleep(0.2)  # a pause with a full buffer: handed over
+                body = reader.read_response().body
+                expected = HELLO if path == "/" else None
+                if expected is not None and body != expected:
+                    failures.append(f"client {index} {path}: {body[:20]!r}")
+                elif expected is None and hashlib.sha256(body).hexdigest() != digest:
+                    failures.append(f"client {index} {path}: {len(body)} bytes, wrong digest")
+        except OSError as error:
+            failures.append(f"client {index}: {error!r}")
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    server.close_clients()
+    assert server.wait_for_open_connections(0, timeout=5.0)
