@@ -90,8 +90,13 @@ class ChunkedDecoder:
     def _accept_size_line(self, line: bytes) -> None:
         if len(line) > self._limits.max_chunk_line_bytes:
             raise BadRequest("chunk size line too long")
-        # RFC 9112 §7.1.1: chunk extensions are ignored; BWS may precede ";".
-        size_text = line.split(b";", 1)[0].rstrip(b" \t")
+        # RFC 9112 §7.1.1: chunk = chunk-size [ chunk-ext ] CRLF, where chunk-ext starts
+        # with BWS ";": whitespace after the size is allowed only before an extension.
+        size_text, semicolon, extension = line.partition(b";")
+        if semicolon:
+            size_text = size_text.rstrip(b" \t")
+            if grammar.CHUNK_EXTENSION.fullmatch(extension) is None:
+                raise BadRequest("control character in a chunk extension")
         if grammar.CHUNK_SIZE.fullmatch(size_text) is None:
             raise BadRequest("invalid chunk size")
         size = int(size_text, 16)

@@ -42,6 +42,11 @@ BARE_LF = re.compile(rb"(?<!\r)\n")
 # longer sizes are an overflow attempt, never a real body.
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
+# RFC 9112 §7.1.1: chunk extensions are ignored, but like every protocol element they
+# hold no control characters besides HTAB. A CR or bare LF in one is how a request is
+# split differently by two parsers (request smuggling), so it is refused.
+CHUNK_EXTENSION = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
+
 # RFC 9110 §8.6: Content-Length = 1*DIGIT. 18 digits keeps the value in a machine
 # word; anything longer is refused rather than parsed.
 CONTENT_LENGTH = re.compile(rb"[0-9]{1,18}")
