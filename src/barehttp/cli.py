@@ -136,6 +136,14 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         help="408 after this long without a body byte",
     )
     limits.add_argument(
+        "--write-timeout",
+        "--timeout-write",
+        type=seconds(),
+        default=DEFAULT_LIMITS.write_timeout_s,
+        metavar="SECONDS",
+        help="drop a client whose response makes no progress this long",
+    )
+    limits.add_argument(
         "--min-body-rate",
         type=whole_number(0),
         default=DEFAULT_LIMITS.min_body_rate_bytes_per_s,
@@ -194,6 +202,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
         idle_timeout_s=args.idle_timeout,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        write_timeout_s=args.write_timeout,
         min_body_rate_bytes_per_s=args.min_body_rate,
         shutdown_timeout_s=args.shutdown_timeout,
     )

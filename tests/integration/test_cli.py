@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from barehttp.cli import build_parser
+from barehttp.cli import build_parser, limits_from_args
 from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServer
 from tests.server.rawhttp import ResponseReader
 
@@ -49,6 +49,7 @@ def test_hello_help_lists_the_server_options() -> None:
         "--idle-timeout",
         "--header-timeout",
         "--shutdown-timeout",
+        "--write-timeout",
         "--max-body",
         "--max-connections",
         "--queue",
@@ -74,6 +75,7 @@ INVALID_OPTION_VALUES = [
     pytest.param(["--header-timeout", "0"], "more than 0", id="zero-timeout"),
     pytest.param(["--body-timeout", "inf"], "finite", id="infinite-timeout"),
     pytest.param(["--body-timeout", "nan"], "finite", id="nan-timeout"),
+    pytest.param(["--write-timeout", "0"], "more than 0", id="zero-write-timeout"),
     pytest.param(["--shutdown-timeout", "-0.5"], "0 or more", id="negative-shutdown"),
     pytest.param(["--idle-timeout", "soon"], "not a number of seconds", id="word-timeout"),
     pytest.param(["--threads", "0"], "1 or more", id="no-threads"),
@@ -99,6 +101,20 @@ def test_invalid_option_values_exit_2_with_a_message(
     error = capsys.readouterr().err
     assert f"argument {option[0]}" in error
     assert message in error
+
+
+def test_timeouts_reach_the_limits() -> None:
+    options = ["--idle-timeout", "2", "--header-timeout", "3", "--body-timeout", "4"]
+    options += ["--write-timeout", "5", "--shutdown-timeout", "6"]
+    args = build_parser().parse_args(["hello", *options])
+    limits = limits_from_args(args)
+    assert (
+        limits.idle_timeout_s,
+        limits.header_timeout_s,
+        limits.body_timeout_s,
+        limits.write_timeout_s,
+        limits.shutdown_timeout_s,
+    ) == (2.0, 3.0, 4.0, 5.0, 6.0)
 
 
 def test_boundary_option_values_are_accepted() -> None:
