@@ -430,7 +430,7 @@ class Connection:
             self.close()
             return
         # The idle timeout counts from the end of the response, however long it took.
-        self.request_started = self.idle_since = time.monotonic()
+        self.idle_since = time.monotonic()
         self.resume()  # also serves requests already pipelined behind this one
         self._release_pool_slot()  # after resume() queued: a drain never sees zero between
 

@@ -74,26 +74,24 @@ class Reactor:
 
     def park(self, connection: Parkable) -> None:
         """Watch ``connection`` until it is readable or its deadline passes."""
-        fd = connection.fileno()
-        with self._lock:
-            if self._closing:
-                connection.close()
-                return
-            self._parked[fd] = connection
-            # Registering from a worker thread while the reactor is in epoll_wait is
-            # safe: the kernel reports the new fd from the next wait (or at once if
-            # bytes are already there, since epoll is level-triggered).
-            self._selector.register(fd, selectors.EVENT_READ, connection)
+        self._watch(connection, selectors.EVENT_READ, refuse=self._closing)
 
     def park_writer(self, connection: Parkable) -> None:
         """Send ``connection``'s outbox as the client reads, then ``write_finished()``."""
-        fd = connection.fileno()
+        # Not refused while draining: a response in flight is finished first.
+        self._watch(connection, selectors.EVENT_WRITE, refuse=self._stopped.is_set())
+
+    def _watch(self, connection: Parkable, event: int, *, refuse: bool) -> None:
         with self._lock:
-            if self._stopped.is_set():
+            if refuse:
                 connection.close()
                 return
+            fd = connection.fileno()
             self._parked[fd] = connection
-            self._selector.register(fd, selectors.EVENT_WRITE, connection)
+            # Registering from a worker thread while the reactor is in epoll_wait is
+            # safe: the kernel reports the new fd from the next wait (or at once if
+            # it is ready already, since epoll is level-triggered).
+            self._selector.register(fd, event, connection)
 
     def close_all(self) -> None:
         """Refuse further parking and close every connection waiting for a request.
@@ -103,23 +101,30 @@ class Reactor:
         """
         with self._lock:
             self._closing = True
-            idle = [c for c in self._parked.values() if not c.is_writing]
-            for connection in idle:
-                del self._parked[connection.fileno()]
-                self._unregister(connection)
-                connection.close()
+            self._close_parked([c for c in self._parked.values() if not c.is_writing])
 
     def stop(self) -> None:
         self.close_all()
         self._stopped.set()
         self._thread.join(timeout=2 * SWEEP_INTERVAL_S + 1)
         with self._lock:  # writers past the drain deadline; the thread is gone
-            remaining = list(self._parked.values())
-            self._parked.clear()
-            for connection in remaining:
-                self._unregister(connection)
-                connection.close()
+            self._close_parked(list(self._parked.values()))
         self._selector.close()
+
+    def _close_parked(self, connections: list[Parkable]) -> None:
+        """Forget and close ``connections``; the caller holds the lock."""
+        for connection in connections:
+            del self._parked[connection.fileno()]
+            self._unregister(connection)
+            connection.close()
+
+    def _take(self, connection: Parkable) -> bool:
+        """Stop watching ``connection``; False if another thread already took it."""
+        with self._lock:
+            if self._parked.pop(connection.fileno(), None) is None:
+                return False
+            self._unregister(connection)
+        return True
 
     def _unregister(self, connection: Parkable) -> None:
         try:
@@ -138,12 +143,8 @@ class Reactor:
                 connection: Parkable = key.data
                 if connection.is_writing:
                     self._write(connection)
-                    continue
-                with self._lock:
-                    if self._parked.pop(key.fd, None) is None:
-                        continue
-                    self._unregister(connection)
-                connection.resume()
+                elif self._take(connection):
+                    connection.resume()
             now = time.monotonic()
             if now >= next_sweep:
                 self._sweep(now)
@@ -155,12 +156,8 @@ class Reactor:
         except OSError as error:  # the client went away
             logger.debug("response not completed: %s", error)
             finished = None
-        if finished is False:
+        if finished is False or not self._take(connection):
             return
-        with self._lock:
-            if self._parked.pop(connection.fileno(), None) is None:
-                return
-            self._unregister(connection)
         try:
             if finished:
                 connection.write_finished()
