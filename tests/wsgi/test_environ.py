@@ -102,6 +102,14 @@ def test_path_info_and_query_string(
     assert environ["QUERY_STRING"] == query_string
 
 
+def test_raw_non_ascii_path_bytes_stay_bytes_next_to_percent_escapes(
+    probe_server: ServerProcess,
+) -> None:
+    # A raw byte 0xE9 and an escape in one path: both become one latin-1 character.
+    environ, _ = raw_environ(probe_server, b"GET /caf\xe9%41 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert environ["PATH_INFO"] == "/caf\xe9A"
+
+
 def test_content_type_and_length_are_not_http_prefixed(probe_server: ServerProcess) -> None:
     response = requests.post(
         probe_server.url("/environ"),

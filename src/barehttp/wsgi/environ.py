@@ -54,7 +54,10 @@ def build_environ(exchange: Exchange, base: Environ) -> Environ:
     environ = base.copy()
     root_path: str = base["SCRIPT_NAME"]
     # PEP 3333: PATH_INFO is percent-decoded, its bytes carried as latin-1 "bytes as str".
-    path = unquote_to_bytes(head.path).decode("latin-1") if "%" in head.path else head.path
+    # head.path already is such a str: back to its bytes with latin-1, not UTF-8.
+    path = head.path
+    if "%" in path:
+        path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
     if root_path and (path == root_path or path.startswith(root_path + "/")):
         path = path[len(root_path) :]
     server_host, server_port = exchange.server_address[:2]
