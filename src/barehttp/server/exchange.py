@@ -265,6 +265,16 @@ class ServerExchange:
         self.state = _NOT_STARTED
         return True
 
+    def _completes_body(self, count: int) -> bool:
+        """True when ``count`` more bytes end a body of declared length on a plain
+        socket: they are the response's last, which a slow reader gets from the
+        reactor (see outbox.py)."""
+        return (
+            not self._chunked
+            and not self.is_tls
+            and self._declared_length == self.bytes_sent + count
+        )
+
     def _take_unsent_head(self) -> bytes:
         head, self._unsent_head = self._unsent_head, b""
         return head
@@ -281,13 +291,9 @@ class ServerExchange:
             self.bytes_sent += len(data)
             return
         head = self._take_unsent_head()
-        if (
-            not self._chunked
-            and self._declared_length == self.bytes_sent + len(data)
-            and not self.is_tls
-        ):
+        if self._completes_body(len(data)):
             self.bytes_sent += len(data)
-            self._send_last(head, body)  # these bytes complete the body
+            self._send_last(head, body)
             return
         if head and len(body) <= SINGLE_SEND_MAX_BYTES:
             self.connection.sock.sendall(head + body)
@@ -315,8 +321,7 @@ class ServerExchange:
                 # MSG_MORE: the kernel holds these bytes to fill the first segment
                 # with file data, as nginx's tcp_nopush does.
                 sock.sendall(prefix, _MSG_MORE)
-            if not self._chunked and self._declared_length == self.bytes_sent + count:
-                # The file ends the response: a slow reader gets it from the reactor.
+            if self._completes_body(count):
                 part = FileRange(file.fileno(), offset, count)
                 self.connection.send_final(collections.deque([part]))
                 self.bytes_sent += count
