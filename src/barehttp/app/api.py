@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import time
 
-from barehttp.app.accounts import Accounts, CurrentUser
-from barehttp.app.guard import Forbidden, check_same_origin, session_token
+from barehttp.app.accounts import Accounts
+from barehttp.app.guard import Forbidden, check_same_origin, current_viewer
 from barehttp.app.quota import QuotaExceeded
 from barehttp.protocol.errors import BadRequest
 from barehttp.storage.base import MAX_CREDITS, Usage
@@ -44,10 +44,10 @@ class Api:
             check_same_origin(request)
         except Forbidden:
             return api_error(403, "cross_origin")
-        viewer = self._viewer(request)
+        viewer = current_viewer(self.accounts, request)
         if viewer is None:
             return api_error(401, "not_signed_in")
-        if not _is_json(request):
+        if request.media_type != "application/json":
             return api_error(415, "json_required", message="send Content-Type: application/json")
         cost = _read_cost(request)
         if isinstance(cost, Response):
@@ -63,7 +63,7 @@ class Api:
 
     def usage(self, request: Request) -> Response:
         """``GET /api/usage``: the signed-in user's counter."""
-        viewer = self._viewer(request)
+        viewer = current_viewer(self.accounts, request)
         if viewer is None:
             return api_error(401, "not_signed_in")
         return _usage_response(self.accounts.quota.usage(viewer.user.id))
@@ -80,15 +80,6 @@ class Api:
         seconds = min(seconds, self.max_slow_s)
         time.sleep(seconds)  # holds one worker thread; the others keep answering
         return JSONResponse({"ok": True, "slept": seconds}, 200, list(_HEADERS))
-
-    def _viewer(self, request: Request) -> CurrentUser | None:
-        token = session_token(request)
-        return None if token is None else self.accounts.current_user(token)
-
-
-def _is_json(request: Request) -> bool:
-    media_type = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
-    return media_type == "application/json"
 
 
 def _read_cost(request: Request) -> int | Response:

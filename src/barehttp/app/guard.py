@@ -13,12 +13,12 @@ CSRF defence, in layers:
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from urllib.parse import urlsplit
 
-from barehttp.app.sessions import CSRF_TOKEN_BYTES
+from barehttp.app.accounts import Accounts, CurrentUser
+from barehttp.app.sessions import CSRF_TOKEN_BYTES, check_csrf, tokens_equal
 from barehttp.protocol.errors import HTTPError
 from barehttp.storage.base import Session
 from barehttp.web.forms import MultiDict
@@ -43,6 +43,12 @@ class Forbidden(HTTPError):
 def session_token(request: Request) -> str | None:
     """The session cookie's value, if any (validity is the session manager's job)."""
     return request.cookies.get(SESSION_COOKIE) or None
+
+
+def current_viewer(accounts: Accounts, request: Request) -> CurrentUser | None:
+    """The signed-in user, or None (no cookie, unknown, expired or revoked session)."""
+    token = session_token(request)
+    return None if token is None else accounts.current_user(token)
 
 
 def set_session_cookie(response: Response, request: Request, token: str, max_age_s: int) -> None:
@@ -85,7 +91,7 @@ def check_visitor_csrf(request: Request, form: MultiDict) -> None:
     """
     cookie = request.cookies.get(CSRF_COOKIE, "")
     submitted = form.get(CSRF_FIELD, "")
-    if not _CSRF_TOKEN.fullmatch(cookie) or not _equal(cookie, submitted):
+    if not _CSRF_TOKEN.fullmatch(cookie) or not tokens_equal(cookie, submitted):
         raise Forbidden("this form has expired or was not sent from this site; reload the page")
 
 
@@ -95,7 +101,7 @@ def check_session_csrf(session: Session, form: MultiDict) -> None:
     Raises:
         Forbidden: missing or different.
     """
-    if not _equal(session.csrf_token, form.get(CSRF_FIELD, "")):
+    if not check_csrf(session, form.get(CSRF_FIELD, "")):
         raise Forbidden("this form has expired or was not sent from this site; reload the page")
 
 
@@ -114,10 +120,3 @@ def check_same_origin(request: Request) -> None:
     parts = urlsplit(origin.strip().lower())
     if parts.scheme != request.scheme or parts.netloc != request.host.lower():
         raise Forbidden("cross-origin request refused")
-
-
-def _equal(expected: str, submitted: str) -> bool:
-    # "replace" so hostile input (lone surrogates) compares unequal instead of raising.
-    return bool(submitted) and hmac.compare_digest(
-        expected.encode("utf-8"), submitted.encode("utf-8", "replace")
-    )

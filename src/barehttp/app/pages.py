@@ -19,6 +19,7 @@ from barehttp.app.guard import (
     check_session_csrf,
     check_visitor_csrf,
     clear_session_cookie,
+    current_viewer,
     session_token,
     set_csrf_cookie,
     set_session_cookie,
@@ -72,7 +73,7 @@ class Pages:
         return self._home_for(request, viewer, notice="")
 
     def faq(self, request: Request) -> Response:
-        return self.page(request, self.viewer(request), "FAQ", self._static_content("faq"))
+        return self.page(request, self.viewer(request), "FAQ", self.templates.render("faq"))
 
     def docs(self, request: Request) -> Response:
         origin = f"{request.scheme}://{request.host}"
@@ -80,7 +81,7 @@ class Pages:
         return self.page(request, self.viewer(request), "API docs", content)
 
     def reviews(self, request: Request) -> Response:
-        return self.page(request, self.viewer(request), "Reviews", self._static_content("reviews"))
+        return self.page(request, self.viewer(request), "Reviews", self.templates.render("reviews"))
 
     # -- sign-up -------------------------------------------------------------------
 
@@ -242,8 +243,7 @@ class Pages:
 
     def viewer(self, request: Request) -> CurrentUser | None:
         """The signed-in user, or None (no cookie, unknown, expired or revoked session)."""
-        token = session_token(request)
-        return None if token is None else self.accounts.current_user(token)
+        return current_viewer(self.accounts, request)
 
     def page(
         self,
@@ -282,9 +282,6 @@ class Pages:
         except Exception:  # an error page must render even when storage is failing
             logger.exception("could not look up the session for an error page")
             return None
-
-    def _static_content(self, name: str) -> Markup:
-        return self.templates.render(name)
 
 
 def _aria_invalid(field: str, validation: ValidationResult) -> Markup:

@@ -75,7 +75,7 @@ class PasswordHasher:
     def hash_password(self, password: str) -> str:
         """A new `scrypt$n=..,r=..,p=..$salt$hash` string with a fresh random salt."""
         salt = secrets.token_bytes(self.params.salt_bytes)
-        digest = _scrypt(password, salt, self.params, self.params.hash_bytes)
+        digest = _scrypt(password, salt, self.params)
         return encode_hash(self.params, salt, digest)
 
     def verify_password(self, password: str, encoded: str) -> bool:
@@ -86,7 +86,7 @@ class PasswordHasher:
             logger.error("stored password hash is unusable: %s", error)
             self.verify_dummy(password)  # keep the time the same as a real check
             return False
-        candidate = _scrypt(password, decoded.salt, decoded.params, len(decoded.digest))
+        candidate = _scrypt(password, decoded.salt, decoded.params)
         return hmac.compare_digest(candidate, decoded.digest)
 
     def verify_dummy(self, password: str) -> bool:
@@ -100,19 +100,9 @@ class PasswordHasher:
             decoded = _decode(encoded)
         except PasswordHashError:
             return True
-        return (
-            decoded.params.n,
-            decoded.params.r,
-            decoded.params.p,
-            len(decoded.salt),
-            len(decoded.digest),
-        ) != (
-            self.params.n,
-            self.params.r,
-            self.params.p,
-            self.params.salt_bytes,
-            self.params.hash_bytes,
-        )
+        # _decode sets salt_bytes and hash_bytes from the stored lengths, so this
+        # compares n, r, p and both lengths.
+        return decoded.params != self.params
 
 
 def encode_hash(params: ScryptParams, salt: bytes, digest: bytes) -> str:
@@ -143,8 +133,8 @@ def _decode(encoded: str) -> _Decoded:
     return _Decoded(params, salt, digest)
 
 
-def _scrypt(password: str, salt: bytes, params: ScryptParams, length: int) -> bytes:
-    """scrypt over the NFKC form of `password`."""
+def _scrypt(password: str, salt: bytes, params: ScryptParams) -> bytes:
+    """scrypt over the NFKC form of `password`, `params.hash_bytes` long."""
     # NIST SP 800-63B §5.1.1.2: normalize so the same password typed on another
     # keyboard or OS (composed vs decomposed accents) still matches.
     secret = unicodedata.normalize("NFKC", password).encode("utf-8", "surrogatepass")
@@ -155,5 +145,5 @@ def _scrypt(password: str, salt: bytes, params: ScryptParams, length: int) -> by
         r=params.r,
         p=params.p,
         maxmem=params.maxmem_bytes,
-        dklen=length,
+        dklen=params.hash_bytes,
     )

@@ -39,12 +39,17 @@ def hash_token(token: str) -> bytes | None:
     return hashlib.sha256(bytes.fromhex(token)).digest()
 
 
+def tokens_equal(expected: str, submitted: str) -> bool:
+    """True if `submitted` is non-empty and equals `expected` (constant-time comparison)."""
+    # "replace" so hostile input (lone surrogates) compares unequal instead of raising.
+    return bool(submitted) and hmac.compare_digest(
+        expected.encode("utf-8"), submitted.encode("utf-8", "replace")
+    )
+
+
 def check_csrf(session: Session, submitted: str) -> bool:
     """True if `submitted` equals the session's CSRF token (constant-time comparison)."""
-    # "replace" so hostile input (lone surrogates) compares unequal instead of raising.
-    return hmac.compare_digest(
-        session.csrf_token.encode("utf-8"), submitted.encode("utf-8", "replace")
-    )
+    return tokens_equal(session.csrf_token, submitted)
 
 
 class SessionManager:

@@ -50,12 +50,14 @@ class Templates:
 
     def __init__(self, directory: str | os.PathLike[str] = DEFAULT_TEMPLATE_DIR) -> None:
         self.directory = Path(directory)
-        self._templates: dict[str, string.Template] = {}
+        # Each template with its placeholder names, found once here: templates never
+        # change after loading, so render() need not rescan the text on every call.
+        self._templates: dict[str, tuple[string.Template, frozenset[str]]] = {}
         for path in sorted(self.directory.glob("*.html")):
             template = string.Template(path.read_text(encoding="utf-8"))
             if not template.is_valid():
                 raise TemplateError(f"template {path.name} has a malformed placeholder")
-            self._templates[path.stem] = template
+            self._templates[path.stem] = (template, frozenset(template.get_identifiers()))
         if not self._templates:
             raise TemplateError(f"no *.html templates in {self.directory}")
 
@@ -65,7 +67,8 @@ class Templates:
 
     def placeholders(self, name: str) -> set[str]:
         """The value names template `name` expects."""
-        return set(self._template(name).get_identifiers())
+        _, identifiers = self._template(name)
+        return set(identifiers)
 
     def render(self, name: str, /, **values: TemplateValue) -> Markup:
         """Template `name` with every value escaped (`Markup` values kept as they are).
@@ -75,13 +78,13 @@ class Templates:
         Raises:
             TemplateError: no such template, or a placeholder without a value.
         """
-        template = self._template(name)
-        missing = set(template.get_identifiers()) - values.keys()
+        template, identifiers = self._template(name)
+        missing = identifiers - values.keys()
         if missing:
             raise TemplateError(f"template {name!r} needs {', '.join(sorted(missing))}")
         return Markup(template.substitute({key: escape(value) for key, value in values.items()}))
 
-    def _template(self, name: str) -> string.Template:
+    def _template(self, name: str) -> tuple[string.Template, frozenset[str]]:
         try:
             return self._templates[name]
         except KeyError:

@@ -58,6 +58,11 @@ class Request:
         return self.exchange.head.headers
 
     @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters, lower-cased (RFC 9110 §8.3.1); "" if absent."""
+        return (self.headers.get("content-type") or "").partition(";")[0].strip(" \t").lower()
+
+    @property
     def client_address(self) -> tuple[str, int]:
         return self.exchange.client_address
 
@@ -131,7 +136,7 @@ class Request:
             BadRequest: on malformed encoding or too many fields.
         """
         if self._form is None:
-            if _media_type(self.headers) != "application/x-www-form-urlencoded" and self.body:
+            if self.media_type != "application/x-www-form-urlencoded" and self.body:
                 raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
             self._form = parse_urlencoded(self.body, max_fields=self._max_form_fields)
         return self._form
@@ -146,7 +151,7 @@ class Request:
             BadRequest: on invalid UTF-8, invalid JSON, NaN/Infinity, or absurd nesting.
         """
         if self._json is None:
-            media_type = _media_type(self.headers)
+            media_type = self.media_type
             if media_type != "application/json" and not media_type.endswith("+json"):
                 raise UnsupportedMediaType("expected application/json")
             try:
@@ -170,11 +175,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r}>"
-
-
-def _media_type(headers: Headers) -> str:
-    """The Content-Type without parameters, lower-cased (RFC 9110 §8.3.1); "" if absent."""
-    return (headers.get("content-type") or "").partition(";")[0].strip(" \t").lower()
 
 
 def _reject_constant(name: str) -> None:
