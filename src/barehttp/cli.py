@@ -318,11 +318,11 @@ def run_wsgi(args: argparse.Namespace) -> int:
     from barehttp.wsgi.loader import AppLoadError, check_app, load_app
     from barehttp.wsgi.serve import serve_wsgi
 
-    worker_options_from_args(args)  # refuses option combinations workers cannot honour
+    workers = worker_options_from_args(args)  # refuses what workers cannot honour
     spec: str = args.app
     chdir: str | None = args.chdir
     try:  # fail fast, before binding or forking
-        if args.workers > 1 or args.max_requests:
+        if workers is not None:
             check_app(spec, chdir=chdir)  # workers import it themselves: SIGHUP reloads code
         else:
             load_app(spec, chdir=chdir)

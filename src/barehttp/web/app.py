@@ -109,8 +109,7 @@ class App:
 
         ``on_shutdown`` functions run once the server has drained (e.g. closing storage).
         """
-        # Imported here: only running needs the server's sockets and threads. The
-        # ignore covers the time before server/serve.py exists, then goes quiet.
+        # Imported here: only running needs the server's sockets and threads.
         from barehttp.server.serve import serve
 
         serve(
@@ -151,4 +150,4 @@ def render_error_page(error: HTTPError) -> Response:
     if error.message != error.reason and not is_internal:
         text += f"{error.message}\n"
     headers = [("X-Content-Type-Options", "nosniff")]  # no sniffing it into HTML
-    return Response(text, error.status, headers, media_type="text/plain")
+    return Response.text(text, error.status, headers)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from typing import Literal
+
+from barehttp.protocol.writer import format_http_date
 
 SameSite = Literal["Strict", "Lax", "None"]
 
@@ -73,8 +74,10 @@ def format_set_cookie(
     if expires is not None:
         if expires.tzinfo is None:
             raise InvalidCookie("expires must be timezone-aware")
-        # §5.1.1 expects an rfc1123-date in GMT.
-        parts.append(f"Expires={format_datetime(expires.astimezone(UTC), usegmt=True)}")
+        # §5.1.1 expects an rfc1123-date in GMT. Whole seconds first: as a float,
+        # x.999999 s can round up to the next second far from 1970.
+        timestamp = expires.replace(microsecond=0).timestamp()
+        parts.append(f"Expires={format_http_date(timestamp)}")
     for attribute, attribute_value in (("Domain", domain), ("Path", path)):
         if attribute_value is None:
             continue

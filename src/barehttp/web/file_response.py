@@ -86,6 +86,24 @@ def make_etag(stat: os.stat_result) -> str:
     return '"' + hashlib.blake2b(identity, digest_size=12).hexdigest() + '"'
 
 
+def validator_fields(etag: str, modified: int, cache_control: str | None) -> list[tuple[str, str]]:
+    """ETag, Last-Modified and (when set) Cache-Control: the fields a 304 repeats."""
+    fields = [("ETag", etag), ("Last-Modified", format_http_date(modified))]
+    if cache_control:
+        fields.append(("Cache-Control", cache_control))
+    return fields
+
+
+def file_fields(media_type: str, validators: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The fields of a 200 for a whole file: its type, Accept-Ranges, nosniff, validators."""
+    return [
+        ("Content-Type", media_type),
+        ("Accept-Ranges", "bytes"),
+        ("X-Content-Type-Options", "nosniff"),
+        *validators,
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class EntityTag:
     opaque_tag: str  # with its double quotes
@@ -267,9 +285,7 @@ def _respond(
     etag = make_etag(stat)
     # RFC 9110 §8.8.2.1: never a modification time later than the response's Date.
     modified = min(int(stat.st_mtime), int(time.time()))
-    validators = [("ETag", etag), ("Last-Modified", format_http_date(modified))]
-    if cache_control:
-        validators.append(("Cache-Control", cache_control))
+    validators = validator_fields(etag, modified, cache_control)
     headers = request.headers
 
     precondition_failed = _check_preconditions(request, etag, modified)
@@ -285,12 +301,7 @@ def _respond(
         if since is not None and modified <= since:
             return HeadOnlyResponse(b"", 304, validators)
 
-    headers_out = [
-        ("Content-Type", media_type),
-        ("Accept-Ranges", "bytes"),
-        ("X-Content-Type-Options", "nosniff"),
-        *validators,
-    ]
+    headers_out = file_fields(media_type, validators)
     byte_range = _select_range(request, etag, modified, size)
     if byte_range is None:
         return FileResponse(file, 200, headers_out, offset=0, count=size)

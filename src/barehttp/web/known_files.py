@@ -25,8 +25,7 @@ import stat as stat_module
 import time
 from dataclasses import dataclass
 
-from barehttp.protocol.writer import format_http_date
-from barehttp.web.file_response import guess_media_type, make_etag
+from barehttp.web.file_response import file_fields, guess_media_type, make_etag, validator_fields
 
 # Remembered files; the table is emptied when full.
 MAX_ENTRIES = 1_024
@@ -52,10 +51,6 @@ class KnownFile:
     media_type: str
     headers: list[tuple[str, str]]  # the 200 response's fields, shared read-only
     body: bytes | None  # the whole file, for small files
-
-    @property
-    def size(self) -> int:
-        return self.identity[2]
 
     def is_current(self) -> bool:
         """For a file held in memory: is the file on disk still the one we hold?"""
@@ -97,23 +92,16 @@ class KnownFiles:
         self._files.pop(key, None)
 
     def remember(
-        self, keys: list[Key], fd: int, stat: os.stat_result, real_path: str, name: str
-    ) -> None:
-        """Remember the open, checked file ``fd`` under every key in ``keys``."""
+        self, key: Key, fd: int, stat: os.stat_result, real_path: str, name: str
+    ) -> KnownFile | None:
+        """Remember the open, checked file ``fd`` under ``key``; None if it cannot be."""
         modified = int(stat.st_mtime)
         if modified > time.time():
-            return  # Last-Modified may not be later than Date (RFC 9110 §8.8.2.1)
+            return None  # Last-Modified may not be later than Date (RFC 9110 §8.8.2.1)
         media_type = guess_media_type(name)
-        headers = [
-            ("Content-Type", media_type),
-            ("Accept-Ranges", "bytes"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("ETag", make_etag(stat)),
-            ("Last-Modified", format_http_date(modified)),
-        ]
-        if self._cache_control:
-            headers.append(("Cache-Control", self._cache_control))
-        if len(self._files) + len(keys) > MAX_ENTRIES:
+        validators = validator_fields(make_etag(stat), modified, self._cache_control)
+        headers = file_fields(media_type, validators)
+        if len(self._files) >= MAX_ENTRIES:
             self._files.clear()
             self._memory_bytes = 0
         body = None
@@ -121,8 +109,8 @@ class KnownFiles:
         if size <= MEMORY_FILE_MAX_BYTES and self._memory_bytes + size <= MEMORY_MAX_BYTES:
             body = os.pread(fd, size, 0)
             if len(body) != size:
-                return  # changing under us: do not remember a torn copy
+                return None  # changing under us: do not remember a torn copy
             self._memory_bytes += size
         known = KnownFile(real_path, identity_of(stat), media_type, headers, body)
-        for key in keys:
-            self._files[key] = known
+        self._files[key] = known
+        return known

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import ClassVar, TypeAlias
 from urllib.parse import quote
 
+from barehttp.protocol.writer import check_field
 from barehttp.server.handler import Exchange
 from barehttp.web.cookies import SameSite, format_set_cookie
 from barehttp.web.json_value import JSONInput
 
 Body: TypeAlias = bytes | Iterable[bytes]
 
-_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.1: token
-_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")  # RFC 9110 §5.5: would split the header
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -102,8 +100,7 @@ class Response:
             ValueError: if a header field could inject another field.
         """
         for name, value in self.headers:
-            if not _FIELD_NAME.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
-                raise ValueError(f"invalid header field {name!r}")
+            check_field(name, value)
         if isinstance(self.body, bytes):
             exchange.send_response(self.status, self.headers, self.body)
             return

@@ -292,9 +292,7 @@ class StaticFiles:
         return FileResponse(file, 200, known.headers, offset=0, count=stat.st_size)
 
     def _remember(self, request: Request, key: Key, opened: _Opened, name: str) -> None:
-        keys = [key]
-        self._known.remember(keys, opened.fd, opened.stat, opened.real_path, name)
-        known = self._known.get(key)
+        known = self._known.remember(key, opened.fd, opened.stat, opened.real_path, name)
         # Mounted at "/", the request path alone names the file: answer_known's key.
         if known is not None and request.path[1:] == request.params.get("path"):
             if len(self._known_by_path) >= MAX_ENTRIES:
