@@ -61,18 +61,27 @@ class Frame:
     rsv1: bool = False  # RFC 7692 §6: "Per-Message Compressed" on a message's first frame
 
 
-def apply_mask(data: bytes, mask: bytes) -> bytes:
-    """XOR ``data`` with the 4-byte ``mask`` repeated (§5.3); masking is its own inverse.
+# XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate.
+_XOR_TABLES = tuple(bytes(byte ^ key for byte in range(256)) for key in range(256))
+# Below this many bytes one big-integer XOR is faster; above it, four strided
+# translates (measured with CPython 3.11: equal near 512 bytes, 3x faster at 64 KiB).
+_TRANSLATE_FROM_BYTES = 512
 
-    One big-integer XOR instead of a loop over bytes: a hundred times faster in
-    CPython for payloads of a few kilobytes.
-    """
+
+def apply_mask(data: bytes, mask: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated (§5.3); masking is its own inverse."""
     length = len(data)
-    if length == 0:
-        return b""
-    key = (mask * (length // 4 + 1))[:length]
-    masked = int.from_bytes(data, "big") ^ int.from_bytes(key, "big")
-    return masked.to_bytes(length, "big")
+    if length < _TRANSLATE_FROM_BYTES:
+        if length == 0:
+            return b""
+        key = (mask * (length // 4 + 1))[:length]
+        masked = int.from_bytes(data, "big") ^ int.from_bytes(key, "big")
+        return masked.to_bytes(length, "big")
+    out = bytearray(data)
+    # Byte i is masked with mask[i % 4]: each of the four strides has one key byte.
+    for offset in range(4):
+        out[offset::4] = out[offset::4].translate(_XOR_TABLES[mask[offset]])
+    return bytes(out)
 
 
 def encode_frame(
