@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wsproto import ConnectionType, WSConnection
 from wsproto import events as ws
+from wsproto.connection import Connection
 from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 
 from barehttp.protocol.events import RequestHead
@@ -14,12 +15,15 @@ from barehttp.protocol.websocket_connection import WebSocketConnection
 from barehttp.protocol.websocket_events import (
     BinaryMessage,
     CloseReceived,
+    ConnectionFailed,
     Event,
     Ping,
+    Pong,
     TextMessage,
 )
 from barehttp.protocol.websocket_frames import Role
 from barehttp.protocol.websocket_handshake import accept_upgrade, parse_upgrade_request
+from tests.protocol.test_websocket_properties import raw_frames
 
 PROPERTY_SETTINGS = settings(
     max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -142,3 +146,56 @@ def test_wsproto_reads_what_our_server_sends(
             assert isinstance(event, ws.CloseConnection)
             received.append(("close", f"{event.code} {event.reason}"))
     assert received == [(kind, payload) for kind, payload, _ in sent] + [("close", "1000 bye")]
+
+
+def wsproto_outcome(data: bytes) -> list[tuple[str, object]]:
+    """What a wsproto server makes of ``data``: whole messages, pings, pongs, and the
+    first Close (the peer's or its own failure, by code)."""
+    connection = Connection(ConnectionType.SERVER)
+    connection.receive_data(data)
+    outcome: list[tuple[str, object]] = []
+    parts: list[str | bytes] = []
+    for event in connection.events():
+        if isinstance(event, ws.Message):
+            parts.append(event.data)
+            if event.message_finished:
+                if isinstance(event, ws.TextMessage):
+                    outcome.append(("text", "".join(parts)))  # type: ignore[arg-type]
+                else:
+                    outcome.append(("binary", b"".join(parts)))  # type: ignore[arg-type]
+                parts = []
+        elif isinstance(event, ws.Ping):
+            outcome.append(("ping", event.payload))
+        elif isinstance(event, ws.Pong):
+            outcome.append(("pong", event.payload))
+        else:
+            assert isinstance(event, ws.CloseConnection)
+            outcome.append(("close", int(event.code)))
+            break
+    return outcome
+
+
+def barehttp_outcome(data: bytes) -> list[tuple[str, object]]:
+    outcome: list[tuple[str, object]] = []
+    for event in WebSocketConnection(Role.SERVER).receive_data(data):
+        if isinstance(event, TextMessage):
+            outcome.append(("text", event.data))
+        elif isinstance(event, BinaryMessage):
+            outcome.append(("binary", event.data))
+        elif isinstance(event, Ping):
+            outcome.append(("ping", event.payload))
+        elif isinstance(event, Pong):
+            outcome.append(("pong", event.payload))
+        else:
+            assert isinstance(event, CloseReceived | ConnectionFailed)
+            outcome.append(("close", event.code))
+    return outcome
+
+
+@PROPERTY_SETTINGS
+@given(frames=st.lists(raw_frames(minimal_lengths=True), max_size=8))
+def test_same_outcome_as_wsproto_for_any_frames(frames: list[bytes]) -> None:
+    # Lengths are minimally encoded here: wsproto refuses a longer encoding, which
+    # RFC 6455 §5.2 asks of senders only; we accept it (test_accepts_non_minimal_...).
+    data = b"".join(frames)
+    assert barehttp_outcome(data) == wsproto_outcome(data)
