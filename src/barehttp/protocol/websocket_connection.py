@@ -81,6 +81,7 @@ class WebSocketConnection:
         "_message_opcode",
         "_message_parts",
         "_message_size",
+        "_message_text",
         "_message_wire_bytes",
         "_outbox",
         "_parser",
@@ -111,7 +112,8 @@ class WebSocketConnection:
         # The message being received (§5.4): its opcode, or None between messages.
         self._message_opcode: Opcode | None = None
         self._message_compressed = False
-        self._message_parts: list[str] | list[bytes] = []
+        self._message_parts: list[bytes] = []  # a binary message's pieces
+        self._message_text: list[str] = []  # a text message's pieces, decoded
         self._message_wire_bytes = 0
         self._message_size = 0
         self._decoder = _Utf8Decoder()
@@ -175,6 +177,7 @@ class WebSocketConnection:
             self._message_compressed = frame.rsv1
             self._message_wire_bytes = self._message_size = 0
             self._message_parts = []
+            self._message_text = []
             self._decoder.reset()
             return self._add_fragment(frame)
         if opcode is _CONTINUATION:
@@ -214,21 +217,22 @@ class WebSocketConnection:
             # §8.1: UTF-8 is checked as fragments arrive, so a bad byte fails the
             # connection at once rather than after the whole message (fail fast).
             try:
-                text = self._decoder.decode(data, frame.fin)
+                self._message_text.append(self._decoder.decode(data, frame.fin))
             except UnicodeDecodeError as error:
                 raise InvalidData("text message is not valid UTF-8") from error
-            self._message_parts.append(text)  # type: ignore[arg-type]
         else:
-            self._message_parts.append(data)  # type: ignore[arg-type]
+            self._message_parts.append(data)
         if not frame.fin:
             return None
         opcode = self._message_opcode
         self._message_opcode = None
-        parts = self._message_parts
-        self._message_parts = []
         if opcode is _TEXT:
-            return TextMessage("".join(parts))  # type: ignore[arg-type]
-        return BinaryMessage(b"".join(parts))  # type: ignore[arg-type]
+            text = "".join(self._message_text)
+            self._message_text = []
+            return TextMessage(text)
+        data = b"".join(self._message_parts)
+        self._message_parts = []
+        return BinaryMessage(data)
 
     def _receive_close(self, payload: bytes) -> CloseReceived:
         # §5.5.1: an empty body, or a 2-byte status code and a UTF-8 reason.
