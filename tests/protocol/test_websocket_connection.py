@@ -280,3 +280,19 @@ def test_limits_refuse_nonsense(fields: dict[str, object]) -> None:
     name = next(iter(fields))
     with pytest.raises(ValueError, match=name):
         WebSocketLimits(**fields)  # type: ignore[arg-type]
+
+
+def test_close_answered_even_with_a_full_outbox() -> None:
+    # The closing reply is one frame, once: max_queued_bytes (checked for pongs) does
+    # not turn a clean close into a failure.
+    connection = WebSocketConnection(limits=LIMITS)
+    connection.send_binary(b"y" * 1000)
+    assert connection.receive_data(raw_frame(PING)) == [
+        ConnectionFailed(1008, "too many unread replies queued for the peer")
+    ]
+    connection = WebSocketConnection(limits=LIMITS)
+    connection.send_binary(b"y" * 1000)
+    assert connection.receive_data(raw_frame(CLOSE, close_payload(1000))) == [
+        CloseReceived(1000, "")
+    ]
+    assert sent_frames(connection.data_to_send())[-1] == (Opcode.CLOSE, close_payload(1000), True)

@@ -250,8 +250,9 @@ class WebSocketConnection:
                 raise InvalidData("close reason is not valid UTF-8") from error
         if self.state is ConnectionState.OPEN:
             # §5.5.1: answer a Close with a Close, "typically echoing the status code".
+            # Not bounded by max_queued_bytes: it is one frame, once.
             reply = b"" if not payload else _CLOSE_CODE.pack(code)
-            self._queue(self._encode(_CLOSE, reply), from_peer=True)
+            self._queue(self._encode(_CLOSE, reply))
         self.state = ConnectionState.CLOSED
         return CloseReceived(code, reason)
 

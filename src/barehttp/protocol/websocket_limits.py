@@ -21,9 +21,9 @@ class WebSocketLimits:
     # 1009: a compressed message once inflated. A deflate stream expands about
     # 1000:1, so without this bound 1 MiB on the wire is 1 GiB in memory (a bomb).
     max_decompressed_message_bytes: int = 4_194_304
-    # 1008: bytes waiting in the outbox (``data_to_send``). Only the replies the peer
-    # causes (pongs, the closing reply) are checked, so a peer that pings without
-    # reading cannot grow our memory; what the application sends is its own to pace.
+    # 1008: bytes waiting in the outbox (``data_to_send``), checked when a Ping would
+    # queue a Pong, so a peer that pings without reading cannot grow our memory;
+    # what the application sends is its own to pace.
     max_queued_bytes: int = 1_048_576
     # permessage-deflate (RFC 7692 §7.1.2): the largest LZ77 window we use or accept,
     # a base-2 logarithm; memory per connection grows with it (zlib: about
