@@ -14,7 +14,8 @@ from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
 from barehttp.storage.base import Storage
-from barehttp.web.app import App
+from barehttp.web.app import App, render_error_page
+from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.request import Request
 from barehttp.web.response import Response
 from barehttp.web.static import StaticFiles
@@ -42,6 +43,7 @@ def create_app(
         GET|POST /signup  /signin            forms (double-submit CSRF cookie)
         POST /signout  /spend                forms of a signed-in user (session CSRF token)
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
+        POST /api/signout                    ends the session (JSON, like the API)
         GET  /api/slow?seconds=n             sleeps up to 10 s
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
@@ -65,9 +67,14 @@ def create_app(
     app.add_route("POST", "/api/requests", api.spend)
     app.add_route("GET", "/api/usage", api.usage)
     app.add_route("GET", "/api/slow", api.slow)
+    app.add_route("POST", "/api/signout", api.sign_out)
 
     app.mount("/static/", StaticFiles(static_root, cache_control=ASSET_CACHE_CONTROL))
     app.mount("/images/", StaticFiles(static_root / "images", cache_control=IMAGE_CACHE_CONTROL))
+    # The asset folders have no page of their own (no listing): "/static" is a 404 at
+    # once, not a 308 to "/static/" that is then a 404.
+    for folder in ("/static", "/images"):
+        app.add_route("GET", folder, _no_page)
     # As a plain route StaticFiles serves the request path itself: static_dir/favicon.ico.
     app.add_route(
         "GET", "/favicon.ico", StaticFiles(static_root, cache_control=IMAGE_CACHE_CONTROL)
@@ -76,9 +83,22 @@ def create_app(
     @app.error_handler(404)
     def not_found(request: Request, error: HTTPError) -> Response:
         if request.raw_path.startswith("/api/"):
-            return api_error(404, "not_found")
+            return api_error(404, "not_found", message="no such API endpoint")
         return pages.not_found(request, error)
+
+    @app.error_handler(405)
+    def method_not_allowed(request: Request, error: HTTPError) -> Response:
+        if request.raw_path.startswith("/api/"):  # App adds Allow to either answer
+            message = error.message
+            if isinstance(error, MethodNotAllowed):
+                message = "use " + ", ".join(error.allowed_methods)
+            return api_error(405, "method_not_allowed", message=message)
+        return render_error_page(error)
 
     for status in (403, 500):
         app.error_handler(status)(pages.error_page)
     return app
+
+
+def _no_page(request: Request) -> Response:
+    raise NotFound()
