@@ -49,6 +49,39 @@ def test_405_under_api_is_json_with_allow(
     assert body["message"] == f"use {allow}"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status", "code"),
+    [
+        ("GET", "/api/usage", {}, b"", 401, "not_signed_in"),
+        ("POST", "/api/requests", {}, b"", 401, "not_signed_in"),
+        ("POST", "/api/requests", {"Origin": "https://evil.example"}, b"", 403, "cross_origin"),
+        ("POST", "/api/signout", {"Content-Type": "text/plain"}, b"x", 415, "json_required"),
+        ("GET", "/api/slow?seconds=nan", {}, b"", 400, "invalid_seconds"),
+        ("GET", "/api/nothing", {}, b"", 404, "not_found"),
+        ("PUT", "/api/usage", {}, b"", 405, "method_not_allowed"),
+        ("GET", "/api/%ff", {}, b"", 400, "bad_request"),  # not UTF-8
+    ],
+    ids=lambda value: value if isinstance(value, str) and value.startswith("/") else None,
+)
+def test_every_api_error_is_json_with_a_code_and_a_message(
+    tmp_path: Path,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    status: int,
+    code: str,
+) -> None:
+    with running_site(tmp_path / "app.db") as site, new_client(site) as client:
+        answer = client.request(method, path, headers=headers, content=body)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/json"
+    document = answer.json()
+    assert document["ok"] is False
+    assert document["error"] == code
+    assert isinstance(document["message"], str) and document["message"]
+
+
 def test_405_of_a_page_stays_plain_text(client: httpx.Client) -> None:
     answer = client.put("/faq")
     assert answer.status_code == 405

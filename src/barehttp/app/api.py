@@ -30,12 +30,14 @@ from barehttp.web.response import JSONResponse, Response
 MAX_SLOW_SECONDS = 10.0  # /api/slow never holds a worker longer than this
 DEFAULT_COST = 1
 NOT_SIGNED_IN = "sign in first: send the session cookie"
+CROSS_ORIGIN = "requests from another site are refused"
 _HEADERS = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 
 
-def api_error(status: int, error: str, **details: JSONInput) -> JSONResponse:
-    """``{"ok": false, "error": <code>, ...}``: a stable code a client can branch on."""
-    return JSONResponse({"ok": False, "error": error, **details}, status, list(_HEADERS))
+def api_error(status: int, error: str, *, message: str, **details: JSONInput) -> JSONResponse:
+    """``{"ok": false, "error": <code>, "message": ...}``: a code to branch on, words to show."""
+    body = {"ok": False, "error": error, "message": message, **details}
+    return JSONResponse(body, status, list(_HEADERS))
 
 
 class Api:
@@ -50,7 +52,7 @@ class Api:
         try:
             check_same_origin(request)
         except Forbidden:
-            return api_error(403, "cross_origin")
+            return api_error(403, "cross_origin", message=CROSS_ORIGIN)
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
             return api_error(401, "not_signed_in", message=NOT_SIGNED_IN)
@@ -88,7 +90,7 @@ class Api:
         try:
             check_same_origin(request)
         except Forbidden:
-            return api_error(403, "cross_origin")
+            return api_error(403, "cross_origin", message=CROSS_ORIGIN)
         if request.media_type != "application/json":
             return api_error(415, "json_required", message="send Content-Type: application/json")
         token = session_token(request)
