@@ -138,6 +138,12 @@ def test_two_accounts_may_share_an_email_address(site: Site) -> None:
     assert [user.email for user in site.storage.list_users()] == ["family@example.com"] * 2
 
 
+def test_faq_states_the_username_and_email_policies(client: httpx.Client) -> None:
+    text = main_text(client.get("/faq").text)
+    assert "Is my username secret? No." in text
+    assert "Can two accounts share an email address? Yes." in text
+
+
 def test_reviews_are_labelled_as_sample_content(client: httpx.Client) -> None:
     text = main_text(client.get("/reviews").text)
     assert "Sample content: these reviews are invented" in text
