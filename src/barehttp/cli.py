@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
+from barehttp.cli_help import FullHelpAction, name_command_parsers, parse_naming_command
 from barehttp.protocol.limits import Limits
 from barehttp.server.workers import WorkerOptions
 
@@ -83,7 +84,12 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         default=True,
         help="Common Log Format lines on stderr (default on)",
     )
-    group.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    group.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="least severe server log message shown on stderr (default INFO)",
+    )
     tls = parser.add_argument_group("TLS")
     tls.add_argument("--certfile", default=None, help="PEM certificate chain: serve HTTPS")
     tls.add_argument("--keyfile", default=None, help="PEM private key (if not in --certfile)")
@@ -100,16 +106,20 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=whole_number(0),
         default=DEFAULT_LIMITS.max_body_bytes,
         metavar="BYTES",
-        help="largest request body (413 beyond)",
+        help="largest request body (413 beyond; default %(default)s)",
     )
     limits.add_argument(
-        "--max-connections", type=whole_number(1), default=DEFAULT_LIMITS.max_connections
+        "--max-connections",
+        type=whole_number(1),
+        default=DEFAULT_LIMITS.max_connections,
+        metavar="N",
+        help="open connections at once; beyond, 503 and close (default %(default)s)",
     )
     limits.add_argument(
         "--queue",
         type=whole_number(1),
         default=DEFAULT_LIMITS.worker_queue_count,
-        help="jobs waiting for a worker before 503",
+        help="jobs waiting for a worker before 503 (default %(default)s)",
     )
     limits.add_argument(
         "--idle-timeout",
@@ -117,7 +127,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=seconds(),
         default=DEFAULT_LIMITS.idle_timeout_s,
         metavar="SECONDS",
-        help="close keep-alive connections idle this long",
+        help="close keep-alive connections idle this long (default %(default)s)",
     )
     limits.add_argument(
         "--header-timeout",
@@ -125,7 +135,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=seconds(),
         default=DEFAULT_LIMITS.header_timeout_s,
         metavar="SECONDS",
-        help="408 if a request head takes longer",
+        help="408 if a request head takes longer (default %(default)s)",
     )
     limits.add_argument(
         "--body-timeout",
@@ -133,7 +143,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=seconds(),
         default=DEFAULT_LIMITS.body_timeout_s,
         metavar="SECONDS",
-        help="408 after this long without a body byte",
+        help="408 after this long without a body byte (default %(default)s)",
     )
     limits.add_argument(
         "--write-timeout",
@@ -141,14 +151,15 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=seconds(),
         default=DEFAULT_LIMITS.write_timeout_s,
         metavar="SECONDS",
-        help="drop a client whose response makes no progress this long",
+        help="drop a client whose response makes no progress this long (default %(default)s)",
     )
     limits.add_argument(
         "--min-body-rate",
         type=whole_number(0),
         default=DEFAULT_LIMITS.min_body_rate_bytes_per_s,
         metavar="BYTES_PER_S",
-        help="408 if a body averages less, after --body-timeout of grace (0: off)",
+        help="408 if a body averages less, after --body-timeout of grace "
+        "(0: off; default %(default)s)",
     )
     limits.add_argument(
         "--shutdown-timeout",
@@ -156,7 +167,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=seconds(allow_zero=True),
         default=DEFAULT_LIMITS.shutdown_timeout_s,
         metavar="SECONDS",
-        help="how long in-flight requests get after SIGTERM",
+        help="how long in-flight requests get after SIGTERM (default %(default)s)",
     )
 
 
@@ -173,13 +184,13 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         "--max-requests",
         type=whole_number(0),
         default=0,
-        help="recycle a worker after this many requests (0 = never)",
+        help="recycle a worker after this many requests (0 = never, the default)",
     )
     group.add_argument(
         "--max-requests-jitter",
         type=whole_number(0),
         default=0,
-        help="random extra requests per worker, so they do not recycle together",
+        help="random extra requests per worker, so they do not recycle together (default 0)",
     )
 
 
@@ -440,7 +451,12 @@ def _open_existing_db(path: str) -> SQLiteStorage | None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="barehttp", description="An HTTP/1.1 server written from first principles."
+        prog="barehttp",
+        description="An HTTP/1.1 server written from first principles.",
+        add_help=False,  # --help shows every command's options too
+    )
+    parser.add_argument(
+        "-h", "--help", action=FullHelpAction, help="show every option of every command and exit"
     )
     parser.add_argument("--version", action="version", version=f"barehttp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -518,11 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
     )
     set_limit_parser.set_defaults(run=run_users_set_limit)
+    name_command_parsers(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_naming_command(build_parser(), argv)
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
     result: int = args.run(args)

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from barehttp.app.accounts import (
-    WRONG_CREDENTIALS,
+    UNKNOWN_USER,
+    WRONG_PASSWORD,
     Accounts,
     SignUpRejected,
     TooManyAttempts,
@@ -113,16 +114,23 @@ def test_sign_in_gives_new_token_each_time(accounts: Accounts, alice: User) -> N
 
 
 @pytest.mark.parametrize(
-    ("username", "password"),
-    [("alice", "wrong!pw1"), ("nobody", PASSWORD_OK), ("", ""), ("alice", "")],
+    ("username", "password", "message"),
+    [
+        ("alice", "wrong!pw1", "wrong password"),
+        ("nobody", PASSWORD_OK, "no account has this username"),
+        ("", "", "no account has this username"),
+        ("alice", "", "wrong password"),
+    ],
     ids=["wrong-password", "unknown-user", "empty", "empty-password"],
 )
-def test_sign_in_failure_is_generic(
-    accounts: Accounts, alice: User, username: str, password: str
+def test_sign_in_failure_says_which_part_was_wrong(
+    accounts: Accounts, alice: User, username: str, password: str, message: str
 ) -> None:
+    # Usernames are public (sign-up must say a name is taken): one policy for both forms.
     with pytest.raises(WrongCredentials) as caught:
         accounts.sign_in(username, password, ADDRESS)
-    assert str(caught.value) == WRONG_CREDENTIALS == "wrong username or password"
+    assert str(caught.value) == message
+    assert message in (UNKNOWN_USER, WRONG_PASSWORD)
 
 
 @pytest.mark.parametrize("username", ["alice", "nobody"], ids=["known", "unknown"])

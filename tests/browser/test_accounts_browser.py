@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests.integration.accounts_site import PASSWORD, Site, running_site
 
@@ -103,7 +103,7 @@ def test_sign_up_sign_in_spend_and_sign_out_by_clicking(site: Site, page: Page) 
     page.get_by_label("Username").fill("tina")
     page.get_by_label("Password").fill("wr0ng!pass")
     page.locator("#signin-submit").click()
-    expect(page.locator("#form-error")).to_have_text("wrong username or password")
+    expect(page.locator("#form-error")).to_have_text("wrong password")
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("#signin-submit").click()
     expect(page.locator("#greeting")).to_have_text("Hello, tina!")
@@ -149,3 +149,56 @@ def test_unknown_page_is_friendly(site: Site, page: Page) -> None:
     expect(page.locator("h1")).to_have_text("Page not found")
     page.get_by_role("link", name="Back to the home page").click()
     expect(page).to_have_url(site.url + "/")
+
+
+# -- the usage meter: a native <meter>, named, kept current, readable without CSS --
+
+
+def sign_up_in_page(page: Page, site: Site, username: str) -> None:
+    page.goto(site.url + "/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#signup-submit").click()
+    expect(page.locator("#greeting")).to_have_text(f"Hello, {username}!")
+
+
+def test_meter_shows_usage_accessibly_and_follows_spending(site: Site, page: Page) -> None:
+    sign_up_in_page(page, site, "vera")
+    meter = page.get_by_role("meter", name="Credits used")
+    expect(meter).to_be_visible()
+    expect(meter).to_have_accessible_name("Credits used")
+    expect(meter).to_have_attribute("aria-valuetext", "0 of 100 credits used")
+    assert meter.evaluate("m => [m.min, m.max, m.value]") == [0, 100, 0]
+
+    for _ in range(3):
+        page.get_by_role("button", name="Spend 1 credit").click()
+    expect(page.locator("#used")).to_have_text("3")
+    expect(meter).to_have_attribute("aria-valuetext", "3 of 100 credits used")
+    assert meter.evaluate("m => m.value") == 3
+    page.reload()  # the server draws the same meter
+    expect(meter).to_have_attribute("aria-valuetext", "3 of 100 credits used")
+    assert meter.evaluate("m => [m.max, m.value, m.low, m.high]") == [100, 3, 50, 90]
+
+
+def test_meter_is_readable_without_css(site: Site, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 900, "height": 720})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+
+        def refuse_stylesheets(route: Route) -> None:
+            route.abort()
+
+        page.route("**/*.css", refuse_stylesheets)
+        sign_up_in_page(page, site, "walt")
+        page.get_by_role("button", name="Spend 1 credit").click()
+        expect(page.locator("#used")).to_have_text("1")
+        assert page.evaluate("getComputedStyle(document.body).marginTop") == "8px"  # no CSS
+        meter = page.get_by_role("meter", name="Credits used")
+        box = meter.bounding_box()
+        assert box is not None and box["width"] >= 40 and box["height"] >= 8  # a bar, drawn
+        expect(page.locator(".meter")).to_have_text("1 of 100 credits used (99 left)")
+        expect(page.locator("label[for=usage-meter]")).to_be_visible()
+    finally:
+        context.close()

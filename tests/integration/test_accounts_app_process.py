@@ -219,9 +219,7 @@ def test_app_option_errors_exit_2(tmp_path: Path, arguments: tuple[str, ...], me
 def test_the_curl_examples_in_the_docs_work(tmp_path: Path) -> None:
     """Run every shell line of /docs, as a reader would paste them, against a live server."""
     with running_site(tmp_path / "app.db") as site:
-        with httpx.Client(base_url=site.url, timeout=TIMEOUT_S) as client:
-            sign_up(client, "alice")  # the docs sign in as alice with PASSWORD
-            page = client.get("/docs").text
+        page = httpx.get(site.url + "/docs", timeout=TIMEOUT_S).text
         blocks = [
             html.unescape(b) for b in re.findall(r"<pre><code>(.*?)</code></pre>", page, re.S)
         ]
@@ -236,8 +234,9 @@ def test_the_curl_examples_in_the_docs_work(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()
-        assert lines[0] == "303"  # signed in
+        assert lines[:2] == ["303", "303"]  # signed up, then signed in
         assert '{"ok":true,"used":5,"limit":100,"remaining":95}' in lines
         assert lines.count('{"ok":true,"used":5,"limit":100,"remaining":95}') == 2  # + usage
         assert '{"ok":true,"slept":2.0}' in lines
+        assert lines[-1] == '{"ok":true,"signed_out":true}'
         assert site.storage.find_user("alice").credits_used == 5  # type: ignore[union-attr]

@@ -319,7 +319,7 @@ def test_if_range(site: Site) -> None:
 
 def test_directory_redirect_index_and_listing(site: Site) -> None:
     redirect = requests.get(site.base + "/docs", allow_redirects=False, timeout=5)
-    assert redirect.status_code == 301
+    assert redirect.status_code == 308
     assert redirect.headers["Location"] == "/docs/"
     assert requests.get(site.base + "/docs", timeout=5).text == "<h1>docs index</h1>"
     listing = requests.get(site.base + "/", timeout=5)

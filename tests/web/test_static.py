@@ -281,7 +281,7 @@ def test_a_directory_without_slash_redirects(
     if location is None:
         assert exchange.status == 404
     else:
-        assert exchange.status == 301
+        assert exchange.status == 308
         assert exchange.header("location") == location
 
 

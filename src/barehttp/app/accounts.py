@@ -17,9 +17,11 @@ from barehttp.storage.base import Session, Storage, User, UsernameTaken, check_c
 
 logger = logging.getLogger("barehttp.app")
 
-# One message for unknown user and wrong password alike: the form must not reveal
-# which usernames exist.
-WRONG_CREDENTIALS = "wrong username or password"
+# Usernames are public: sign-up must say that a name is taken, so no form can keep
+# it secret, and sign-in says plainly which part was wrong. What guards an account
+# is its password: scrypt, and the lockout after repeated failures (throttle.py).
+UNKNOWN_USER = "no account has this username"
+WRONG_PASSWORD = "wrong password"
 
 
 class SignUpRejected(Exception):
@@ -35,10 +37,10 @@ class SignInError(Exception):
 
 
 class WrongCredentials(SignInError):
-    """Unknown username or wrong password (deliberately indistinguishable)."""
+    """Unknown username (`UNKNOWN_USER`) or wrong password (`WRONG_PASSWORD`)."""
 
-    def __init__(self) -> None:
-        super().__init__(WRONG_CREDENTIALS)
+    def __init__(self, message: str = WRONG_PASSWORD) -> None:
+        super().__init__(message)
 
 
 class TooManyAttempts(SignInError):
@@ -136,13 +138,13 @@ class Accounts:
             raise TooManyAttempts(retry_after_s)
         user = self._storage.find_user(username)
         if user is None:
-            is_correct = self.hasher.verify_dummy(password)  # same time as a real check
+            is_correct = self.hasher.verify_dummy(password)  # every attempt costs a hash
         else:
             is_correct = self.hasher.verify_password(password, user.password_hash)
         if user is None or not is_correct:
             self.throttle.record_failure(username, address)
             logger.info("failed sign-in for %.64r from %.64s", username, address)
-            raise WrongCredentials()
+            raise WrongCredentials(UNKNOWN_USER if user is None else WRONG_PASSWORD)
         self.throttle.record_success(username)
         if self.hasher.needs_rehash(user.password_hash):
             # Parameters were raised since this hash was made; upgrade it while we

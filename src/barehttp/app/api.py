@@ -13,7 +13,13 @@ import math
 import time
 
 from barehttp.app.accounts import Accounts
-from barehttp.app.guard import Forbidden, check_same_origin, current_viewer
+from barehttp.app.guard import (
+    Forbidden,
+    check_same_origin,
+    clear_session_cookie,
+    current_viewer,
+    session_token,
+)
 from barehttp.app.quota import QuotaExceeded
 from barehttp.protocol.errors import BadRequest
 from barehttp.storage.base import MAX_CREDITS, Usage
@@ -23,12 +29,15 @@ from barehttp.web.response import JSONResponse, Response
 
 MAX_SLOW_SECONDS = 10.0  # /api/slow never holds a worker longer than this
 DEFAULT_COST = 1
+NOT_SIGNED_IN = "sign in first: send the session cookie"
+CROSS_ORIGIN = "requests from another site are refused"
 _HEADERS = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 
 
-def api_error(status: int, error: str, **details: JSONInput) -> JSONResponse:
-    """``{"ok": false, "error": <code>, ...}``: a stable code a client can branch on."""
-    return JSONResponse({"ok": False, "error": error, **details}, status, list(_HEADERS))
+def api_error(status: int, error: str, *, message: str, **details: JSONInput) -> JSONResponse:
+    """``{"ok": false, "error": <code>, "message": ...}``: a code to branch on, words to show."""
+    body = {"ok": False, "error": error, "message": message, **details}
+    return JSONResponse(body, status, list(_HEADERS))
 
 
 class Api:
@@ -43,10 +52,10 @@ class Api:
         try:
             check_same_origin(request)
         except Forbidden:
-            return api_error(403, "cross_origin")
+            return api_error(403, "cross_origin", message=CROSS_ORIGIN)
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
-            return api_error(401, "not_signed_in")
+            return api_error(401, "not_signed_in", message=NOT_SIGNED_IN)
         if request.media_type != "application/json":
             return api_error(415, "json_required", message="send Content-Type: application/json")
         cost = _read_cost(request)
@@ -57,7 +66,11 @@ class Api:
         except QuotaExceeded:
             current = self.accounts.quota.usage(viewer.user.id)
             return api_error(
-                402, "quota_exceeded", used=current.credits_used, limit=current.credits_limit
+                402,
+                "quota_exceeded",
+                message=f"not enough credits left for a cost of {cost}",
+                used=current.credits_used,
+                limit=current.credits_limit,
             )
         return _usage_response(usage)
 
@@ -65,8 +78,26 @@ class Api:
         """``GET /api/usage``: the signed-in user's counter."""
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
-            return api_error(401, "not_signed_in")
+            return api_error(401, "not_signed_in", message=NOT_SIGNED_IN)
         return _usage_response(self.accounts.quota.usage(viewer.user.id))
+
+    def sign_out(self, request: Request) -> Response:
+        """``POST /api/signout``: end the session; JSON only, as for spending.
+
+        Answers 200 whether or not a session existed (``signed_out`` says which),
+        and clears the cookie either way.
+        """
+        try:
+            check_same_origin(request)
+        except Forbidden:
+            return api_error(403, "cross_origin", message=CROSS_ORIGIN)
+        if request.media_type != "application/json":
+            return api_error(415, "json_required", message="send Content-Type: application/json")
+        token = session_token(request)
+        signed_out = token is not None and self.accounts.sign_out(token)
+        response = JSONResponse({"ok": True, "signed_out": signed_out}, 200, list(_HEADERS))
+        clear_session_cookie(response, request)
+        return response
 
     def slow(self, request: Request) -> Response:
         """``GET /api/slow?seconds=n``: sleep n seconds (capped), then answer."""
@@ -74,8 +105,10 @@ class Api:
         try:
             seconds = float(values[0])
         except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds):  # "nan" and "inf" parse as floats but are no duration
             return api_error(400, "invalid_seconds", message="seconds must be a number")
-        if not math.isfinite(seconds) or seconds < 0:
+        if seconds < 0:
             return api_error(400, "invalid_seconds", message="seconds must be 0 or more")
         seconds = min(seconds, self.max_slow_s)
         time.sleep(seconds)  # holds one worker thread; the others keep answering

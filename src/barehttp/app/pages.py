@@ -212,6 +212,9 @@ class Pages:
             used=usage.credits_used,
             limit=usage.credits_limit,
             remaining=usage.credits_remaining,
+            # The meter turns amber past half the credits, red past nine tenths.
+            meter_low=usage.credits_limit // 2,
+            meter_high=usage.credits_limit * 9 // 10,
             csrf_field=CSRF_FIELD,
             csrf_token=viewer.session.csrf_token,
             notice=notice,

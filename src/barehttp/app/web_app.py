@@ -14,12 +14,23 @@ from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
 from barehttp.storage.base import Storage
-from barehttp.web.app import App
+from barehttp.web.app import App, ErrorHandler, render_error_page
+from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.request import Request
 from barehttp.web.response import Response
 from barehttp.web.static import StaticFiles
 
 DEFAULT_STATIC_DIR = Path(__file__).parent / "static"
+# The statuses the web layer raises for a request, and their codes under /api/.
+API_ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
 # The stylesheet and script change with releases: revalidate (cheap 304s with ETag).
 # Images and the icon rarely change: an hour in caches.
 ASSET_CACHE_CONTROL = "no-cache"
@@ -42,6 +53,7 @@ def create_app(
         GET|POST /signup  /signin            forms (double-submit CSRF cookie)
         POST /signout  /spend                forms of a signed-in user (session CSRF token)
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
+        POST /api/signout                    ends the session (JSON, like the API)
         GET  /api/slow?seconds=n             sleeps up to 10 s
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
@@ -65,20 +77,52 @@ def create_app(
     app.add_route("POST", "/api/requests", api.spend)
     app.add_route("GET", "/api/usage", api.usage)
     app.add_route("GET", "/api/slow", api.slow)
+    app.add_route("POST", "/api/signout", api.sign_out)
 
     app.mount("/static/", StaticFiles(static_root, cache_control=ASSET_CACHE_CONTROL))
     app.mount("/images/", StaticFiles(static_root / "images", cache_control=IMAGE_CACHE_CONTROL))
+    # The asset folders have no page of their own (no listing): "/static" is a 404 at
+    # once, not a 308 to "/static/" that is then a 404.
+    for folder in ("/static", "/images"):
+        app.add_route("GET", folder, _no_page)
     # As a plain route StaticFiles serves the request path itself: static_dir/favicon.ico.
     app.add_route(
         "GET", "/favicon.ico", StaticFiles(static_root, cache_control=IMAGE_CACHE_CONTROL)
     )
 
-    @app.error_handler(404)
-    def not_found(request: Request, error: HTTPError) -> Response:
-        if request.raw_path.startswith("/api/"):
-            return api_error(404, "not_found")
-        return pages.not_found(request, error)
+    # Errors under /api/ are JSON like every other API answer; elsewhere, pages.
+    html_pages: dict[int, ErrorHandler] = {
+        404: pages.not_found,
+        403: pages.error_page,
+        500: pages.error_page,
+    }
 
-    for status in (403, 500):
-        app.error_handler(status)(pages.error_page)
+    def answer_error(request: Request, error: HTTPError) -> Response:
+        if request.raw_path.startswith("/api/"):  # App adds Allow to a 405 either way
+            return api_error_for(error)
+        return html_pages.get(error.status, render_error)(request, error)
+
+    for status in API_ERROR_CODES:
+        app.error_handler(status)(answer_error)
     return app
+
+
+def api_error_for(error: HTTPError) -> Response:
+    """An error raised under /api/ as ``{"ok": false, "error", "message"}``."""
+    if isinstance(error, MethodNotAllowed):
+        message = "use " + ", ".join(error.allowed_methods)
+    elif error.status == 404:
+        message = "no such API endpoint"
+    elif error.status >= 500:
+        message = "something went wrong on our side"  # never the inside's own words
+    else:
+        message = error.message
+    return api_error(error.status, API_ERROR_CODES[error.status], message=message)
+
+
+def render_error(request: Request, error: HTTPError) -> Response:
+    return render_error_page(error)
+
+
+def _no_page(request: Request) -> Response:
+    raise NotFound()

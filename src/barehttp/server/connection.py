@@ -34,6 +34,7 @@ from barehttp.protocol.writer import format_head
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
 from barehttp.server.outbox import Outbox, Part
+from barehttp.server.plain_http import answer_if_plain_http
 
 logger = logging.getLogger("barehttp.server")
 _T = TypeVar("_T")
@@ -61,6 +62,7 @@ class Connection:
         "is_closed",
         "is_tls",
         "needs_handshake",
+        "needs_hello_check",
         "outbox",
         "parser",
         "request_started",
@@ -86,6 +88,7 @@ class Connection:
         # The TLS handshake runs in a worker, never in the accept loop, and parks
         # like a slow request head when the client is slow to send its hello.
         self.needs_handshake = self.is_tls
+        self.needs_hello_check = self.is_tls  # plain HTTP to this port? see plain_http.py
         if self.is_tls:
             sock.settimeout(context.limits.write_timeout_s)
         self.is_closed = False
@@ -244,6 +247,14 @@ class Connection:
             if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
                 self.close()  # a client that never finishes its hello
                 return None
+            if self.needs_hello_check:  # before the handshake reads a byte: plain HTTP?
+                answered = answer_if_plain_http(sock, self.server_address, self.context)
+                if answered is None:
+                    raise ssl.SSLWantReadError()  # nothing sent yet: park, as the handshake would
+                self.needs_hello_check = False
+                if answered:
+                    self.close()
+                    return None
             try:
                 self._tls_bounded_read(sock.do_handshake)
             except ssl.SSLError as error:

@@ -21,6 +21,7 @@ class ServerContext:
     reactor: Reactor
     access_log: bool = True
     draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
+    plain_http_port: int | None = None  # named to plain-HTTP clients of a TLS port
     open_connections: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _date_second: int = -1

@@ -48,6 +48,7 @@ def serve(
         # request at once) instead of killing a process that may already be serving.
         install_shutdown_signals(server)
     if ssl_context is not None and redirect_http_port is not None:
+        server.plain_http_port = redirect_http_port
         redirect = Server(
             RedirectToHTTPS(port), host=host, port=redirect_http_port, access_log=access_log
         )

@@ -53,6 +53,8 @@ class Server:
         self._context: ServerContext | None = None
         # Drain and stop after about this many requests (worker recycling); 0 = never.
         self.max_requests = 0
+        # With TLS: the port answering plain HTTP, named in the 400 to plain-HTTP clients.
+        self.plain_http_port: int | None = None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -85,6 +87,7 @@ class Server:
             pool=pool,
             reactor=Reactor(),
             access_log=self.access_log,
+            plain_http_port=self.plain_http_port,
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
         for host, port in self.addresses:

@@ -21,6 +21,7 @@ from typing import BinaryIO, Literal
 
 from barehttp.protocol.writer import format_http_date
 from barehttp.server.handler import Exchange
+from barehttp.web.media_types import COMMON_MEDIA_TYPES, XML_CHARSET_TYPES
 from barehttp.web.request import Request
 from barehttp.web.response import Response
 
@@ -31,6 +32,7 @@ DEFAULT_MEDIA_TYPE = "application/octet-stream"  # never lets a browser guess (w
 # type on every machine. These entries fix or add what the built-in table lacks.
 _MIME_TYPES = mimetypes.MimeTypes()
 _MEDIA_TYPE_OVERRIDES = {
+    **COMMON_MEDIA_TYPES,
     ".js": "text/javascript",  # RFC 9239 §6: the one registered JavaScript type
     ".mjs": "text/javascript",
     ".md": "text/markdown",
@@ -48,7 +50,9 @@ _COMPRESSED_MEDIA_TYPES = {
 }
 # Text-like types that get "; charset=utf-8". application/json does not: RFC 8259
 # §11 defines no charset parameter (JSON is always UTF-8).
-_CHARSET_TYPES = frozenset({"application/javascript", "application/xml", "image/svg+xml"})
+_CHARSET_TYPES = frozenset(
+    {"application/javascript", "application/xml", "image/svg+xml", *XML_CHARSET_TYPES}
+)
 
 # RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, one member of a list.
 _ENTITY_TAG_MEMBER = re.compile(r'[ \t]*(?:(W/)?("[\x21\x23-\x7e\x80-\xff]*"))?[ \t]*(,|\Z)')

@@ -28,16 +28,14 @@ work for the files a site serves over and over.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
 import stat as stat_module
 from dataclasses import dataclass
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from barehttp.protocol.errors import BadRequest
-from barehttp.protocol.writer import format_http_date
 from barehttp.server.handler import Exchange
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.file_response import (
@@ -47,6 +45,7 @@ from barehttp.web.file_response import (
     serve_file,
 )
 from barehttp.web.known_files import MAX_ENTRIES, Key, KnownFile, KnownFiles
+from barehttp.web.listing import ListedEntry, is_linkable, render_listing
 from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, RedirectResponse, Response
 
@@ -148,7 +147,7 @@ class StaticFiles:
                 # Relative links in the page resolve against the slash form (RFC 3986 §5.2).
                 query = request.query_string
                 location = request.raw_path + "/" + (f"?{query}" if query else "")
-                return RedirectResponse(location, 301)
+                return RedirectResponse(location, 308)  # as App.mount: one status everywhere
             return self._answer_directory(request, opened, names)
         finally:
             os.close(opened.fd)
@@ -334,13 +333,14 @@ class StaticFiles:
         )
 
     def _render_listing(self, title: str, directory: _Opened, *, is_root: bool) -> str:
-        """An HTML table of entries: escaped, URL-quoted, directories first with "/"."""
-        entries: list[tuple[bool, str, os.stat_result]] = []
+        """The directory's entries as HTML; see `web.listing.render_listing`."""
+        entries: list[ListedEntry] = []
         truncated = False
+        unlinkable = 0
         # Listing through the open descriptor: the directory read is the one checked.
         with os.scandir(directory.fd) as scan:
             for entry in scan:
-                if len(entries) >= MAX_LISTING_ENTRIES:
+                if len(entries) + unlinkable >= MAX_LISTING_ENTRIES:
                     truncated = True
                     break
                 if entry.name.startswith(".") and not self.show_dotfiles:
@@ -353,33 +353,13 @@ class StaticFiles:
                             continue  # would be refused anyway: do not advertise it
                 except OSError:
                     continue  # a dangling symlink or an entry removed meanwhile
+                if not is_linkable(entry.name):
+                    unlinkable += 1
+                    continue
                 is_dir = stat_module.S_ISDIR(entry_stat.st_mode)
-                entries.append((is_dir, entry.name, entry_stat))
-        entries.sort(key=lambda item: (not item[0], item[1].casefold(), item[1]))
-        escaped_title = html.escape(title)
-        rows = [] if is_root else ['<tr><td><a href="../">../</a></td><td></td><td></td></tr>']
-        for is_dir, name, entry_stat in entries:
-            raw_name = os.fsencode(name)  # names need not be UTF-8 on disk
-            href = quote(raw_name, safe="") + ("/" if is_dir else "")
-            text = html.escape(raw_name.decode("utf-8", "replace")) + ("/" if is_dir else "")
-            size = "-" if is_dir else str(entry_stat.st_size)
-            modified = format_http_date(entry_stat.st_mtime)
-            rows.append(
-                f'<tr><td><a href="{html.escape(href)}">{text}</a></td>'
-                f"<td>{size}</td><td>{modified}</td></tr>"
-            )
-        if truncated:
-            rows.append(f"<tr><td>(only the first {MAX_LISTING_ENTRIES} entries)</td></tr>")
-        body = "\n".join(rows)
-        return (
-            "<!DOCTYPE html>\n"
-            '<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Index of {escaped_title}</title>"
-            "<style>body{font-family:sans-serif}td{padding:0 1em 0 0}</style></head>\n"
-            f"<body><h1>Index of {escaped_title}</h1>\n"
-            "<table>\n"
-            "<tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n"
-            f"{body}\n</table></body></html>\n"
+                entries.append(ListedEntry(entry.name, entry_stat, is_dir))
+        return render_listing(
+            title, entries, is_root=is_root, truncated=truncated, unlinkable=unlinkable
         )
 
 

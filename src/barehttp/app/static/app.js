@@ -32,6 +32,14 @@ document.addEventListener("DOMContentLoaded", () => {
         document.getElementById("remaining").textContent = String(
           Math.max(0, data.limit - data.used),
         );
+        const meter = document.getElementById("usage-meter");
+        if (meter) {
+          const text = data.used + " of " + data.limit;
+          meter.max = data.limit;
+          meter.value = data.used;
+          meter.textContent = text;
+          meter.setAttribute("aria-valuetext", text + " credits used");
+        }
       }
       if (data.ok) {
         show("Spent 1 credit.", true);

@@ -1,0 +1,39 @@
+"""curl speaking plain HTTP to `barehttp hello --certfile`'s port gets a readable 400."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import trustme
+
+from tests.integration.conftest import SpawnServer, free_port
+
+TIMEOUT_S = 10.0
+
+
+def test_curl_gets_a_400_naming_https_and_the_plain_port(
+    spawn_server: SpawnServer, tmp_path: Path
+) -> None:
+    curl = shutil.which("curl")
+    assert curl is not None, "curl is needed (make system-deps installs it)"
+    cert = tmp_path / "server.pem"
+    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    redirect_port = free_port()
+    server = spawn_server(
+        "-m", "barehttp.cli", "hello", "--port", "{port}", "--no-access-log",
+        "--certfile", str(cert), "--redirect-http-port", str(redirect_port),
+    )  # fmt: skip
+    result = subprocess.run(
+        [curl, "-sS", "-w", "%{http_code}", f"http://127.0.0.1:{server.port}/"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr  # not curl's 56: connection reset
+    assert result.stdout == (
+        f"This port speaks HTTPS, not plain HTTP: use https://127.0.0.1:{server.port}/\n"
+        f"Plain HTTP is answered on port {redirect_port}, with a redirect here.\n400"
+    )
