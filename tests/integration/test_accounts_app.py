@@ -446,9 +446,10 @@ def test_api_without_session_is_401(client: httpx.Client) -> None:
 
 def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) -> None:
     slow_result: list[httpx.Response] = []
+    token = session_cookie_in(sign_up(client, "sloane"))
 
     def call_slow() -> None:
-        with new_client(site) as other:
+        with new_client(site, cookies={"session": token}) as other:
             slow_result.append(other.get("/api/slow", params={"seconds": "2"}))
 
     started = time.monotonic()
@@ -467,6 +468,7 @@ def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) 
 
 @pytest.mark.parametrize("value", ["abc", "", "-1", "nan", "inf"])
 def test_slow_rejects_bad_seconds(client: httpx.Client, value: str) -> None:
+    sign_up(client, "sid")
     answer = client.get("/api/slow", params={"seconds": value})
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_seconds"
@@ -475,6 +477,7 @@ def test_slow_rejects_bad_seconds(client: httpx.Client, value: str) -> None:
 def test_slow_is_capped_at_ten_seconds(
     client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sign_up(client, "sly")
     slept: list[float] = []
     monkeypatch.setattr(api_module.time, "sleep", slept.append)
     assert client.get("/api/slow", params={"seconds": "3600"}).json() == {

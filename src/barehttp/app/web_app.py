@@ -42,13 +42,13 @@ def create_app(
         GET|POST /signup  /signin            forms (double-submit CSRF cookie)
         POST /signout  /spend                forms of a signed-in user (session CSRF token)
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
-        GET  /api/slow?seconds=n             sleeps up to 10 s
+        GET  /api/slow?seconds=n             sleeps up to 10 s (signed in; a few at once)
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
     settings = settings if settings is not None else AccountSettings()
     accounts = make_accounts(storage, settings, clock=clock)
     pages = Pages(accounts, Templates(template_dir), settings)
-    api = Api(accounts)
+    api = Api(accounts, max_slow_requests=settings.max_slow_requests)
     static_root = Path(static_dir)
 
     app = App(limits=limits)
