@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
-from barehttp.server.handler import Exchange
+from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.web.errors import MethodNotAllowed
 from barehttp.web.forms import DEFAULT_MAX_FIELDS
 from barehttp.web.request import Request
@@ -25,7 +25,9 @@ ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
 class App:
     """Routes each request to a ``(Request) -> Response`` function.
 
-    An ``HTTPError`` from a handler becomes that status with a short page; any
+    An ``HTTPError`` from a handler becomes that status with a short page; a
+    ``ClientDisconnected`` (the client reset the connection while the handler read
+    the body) goes to the server, which closes the connection; any
     other exception is logged with its traceback on ``barehttp.web`` and becomes a
     500 that reveals nothing. ``error_handler`` replaces the page for a status.
     """
@@ -82,6 +84,8 @@ class App:
             response = self.router(request)
             if not isinstance(response, Response):
                 raise TypeError(f"handler returned {type(response).__name__}, not a Response")
+        except ClientDisconnected:
+            raise  # no one to answer, and no fault of the handler: the server closes
         except Exception as error:
             response = self._error_response(request, error)
         try:
