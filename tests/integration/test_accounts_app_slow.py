@@ -1,8 +1,9 @@
-"""`GET /api/slow`: signed-in users only, and only a few sleeping at once."""
+"""`GET /api/slow`: signed-in users only, a few at once; encoded slashes never reach /api/."""
 
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +79,19 @@ def test_slow_calls_beyond_the_bound_get_503_with_retry_after(
             sleeper.join(timeout=30)
         assert [result.status_code for result in results] == [200] * MAX_SLOW
         assert late.get("/api/slow", params={"seconds": "1"}).status_code == 200  # slots back
+
+
+def test_encoded_slash_does_not_reach_the_api(site: Site) -> None:
+    """A proxy filtering "/api/" on the raw path must not be bypassed by "/api%2Fusage"."""
+    with new_client(site) as client:
+        token = session_cookie_in(sign_up(client, "percy"))
+    for target in ("/api%2Fusage", "/api%2fusage", "/api%2Fslow?seconds=0"):
+        with socket.create_connection(("127.0.0.1", site.server.addresses[0][1])) as sock:
+            sock.sendall(
+                f"GET {target} HTTP/1.1\r\nHost: t\r\nCookie: session={token}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := sock.recv(65_536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 404 "), (target, answer[:200])
