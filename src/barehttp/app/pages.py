@@ -15,12 +15,12 @@ from barehttp.app.accounts import (
 )
 from barehttp.app.guard import (
     CSRF_FIELD,
-    SESSION_COOKIE,
     check_same_origin,
     check_session_csrf,
     check_visitor_csrf,
     clear_session_cookie,
     current_viewer,
+    has_session_cookie,
     session_token,
     set_csrf_cookie,
     set_session_cookie,
@@ -291,7 +291,7 @@ class Pages:
             )
         body = self.templates.render("layout", title=title, nav=nav, content=content)
         response = HTMLResponse(str(body), status, list(PAGE_HEADERS))
-        if forget_stale_session and viewer is None and SESSION_COOKIE in request.cookies:
+        if forget_stale_session and viewer is None and has_session_cookie(request):
             clear_session_cookie(response, request)  # expired or revoked: stop sending it
         return response
 

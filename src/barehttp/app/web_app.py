@@ -8,6 +8,7 @@ from pathlib import Path
 from barehttp.app.accounts import make_accounts
 from barehttp.app.api import Api, api_error
 from barehttp.app.clock import Clock, system_clock
+from barehttp.app.guard import add_strict_transport_security
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
@@ -81,4 +82,9 @@ def create_app(
 
     for status in (403, 500):
         app.error_handler(status)(pages.error_page)
+
+    @app.before_send
+    def strict_transport_security(request: Request, response: Response) -> None:
+        add_strict_transport_security(request, response, settings.hsts_max_age_s)
+
     return app

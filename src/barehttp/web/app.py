@@ -18,6 +18,7 @@ from barehttp.web.router import RequestHandler, Router
 logger = logging.getLogger("barehttp.web")
 
 ErrorHandler = Callable[[Request, HTTPError], Response]
+ResponseHook = Callable[[Request, Response], None]
 HandlerT = TypeVar("HandlerT", bound=RequestHandler)
 ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
 
@@ -43,6 +44,7 @@ class App:
         self.router = router or Router()
         self._max_form_fields = max_form_fields
         self._error_handlers: dict[int, ErrorHandler] = {}
+        self._response_hooks: list[ResponseHook] = []
 
     def add_route(
         self, methods: str | Iterable[str], pattern: str, handler: RequestHandler
@@ -74,6 +76,12 @@ class App:
 
         return register
 
+    def before_send(self, hook: ResponseHook) -> ResponseHook:
+        """Run ``hook(request, response)`` on every response, error pages included,
+        just before it is sent (e.g. to add a header every response must carry)."""
+        self._response_hooks.append(hook)
+        return hook
+
     def __call__(self, exchange: Exchange) -> None:
         request = Request(
             exchange,
@@ -88,6 +96,8 @@ class App:
             raise  # no one to answer, and no fault of the handler: the server closes
         except Exception as error:
             response = self._error_response(request, error)
+        for hook in self._response_hooks:
+            hook(request, response)
         try:
             response.send(exchange)
         except OSError:
