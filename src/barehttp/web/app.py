@@ -96,8 +96,7 @@ class App:
             raise  # no one to answer, and no fault of the handler: the server closes
         except Exception as error:
             response = self._error_response(request, error)
-        for hook in self._response_hooks:
-            hook(request, response)
+        self._run_hooks(request, response)
         try:
             response.send(exchange)
         except OSError:
@@ -109,7 +108,13 @@ class App:
                 logger.error("response to %s failed mid-body", request, exc_info=error)
                 exchange.close_connection()
                 return
-            self._error_response(request, error).send(exchange)
+            fallback = self._error_response(request, error)
+            self._run_hooks(request, fallback)
+            fallback.send(exchange)
+
+    def _run_hooks(self, request: Request, response: Response) -> None:
+        for hook in self._response_hooks:
+            hook(request, response)
 
     def run(
         self,
