@@ -8,6 +8,7 @@ from pathlib import Path
 from barehttp.app.accounts import make_accounts
 from barehttp.app.api import Api, api_error
 from barehttp.app.clock import Clock, system_clock
+from barehttp.app.guard import add_strict_transport_security
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
@@ -54,13 +55,13 @@ def create_app(
         POST /signout  /spend                forms of a signed-in user (session CSRF token)
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
         POST /api/signout                    ends the session (JSON, like the API)
-        GET  /api/slow?seconds=n             sleeps up to 10 s
+        GET  /api/slow?seconds=n             sleeps up to 10 s (signed in; a few at once)
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
     settings = settings if settings is not None else AccountSettings()
     accounts = make_accounts(storage, settings, clock=clock)
     pages = Pages(accounts, Templates(template_dir), settings)
-    api = Api(accounts)
+    api = Api(accounts, max_slow_requests=settings.max_slow_requests)
     static_root = Path(static_dir)
 
     app = App(limits=limits)
@@ -104,6 +105,11 @@ def create_app(
 
     for status in API_ERROR_CODES:
         app.error_handler(status)(answer_error)
+
+    @app.before_send
+    def strict_transport_security(request: Request, response: Response) -> None:
+        add_strict_transport_security(request, response, settings.hsts_max_age_s)
+
     return app
 
 
