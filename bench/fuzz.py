@@ -147,6 +147,8 @@ def run_atheris(duration: float, jobs: int) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.protocol import differential as check
 
+    atheris.instrument_all()  # coverage feedback from barehttp (and h11), loaded above
+
     def test_one_input(raw: bytes) -> None:
         chooser = BytesChooser(atheris.FuzzedDataProvider(raw))
         data = check.generate_stream(chooser)

@@ -85,7 +85,7 @@ class ChunkedDecoder:
                 self._check_partial_line(len(buffer) - (buffer[-1:] == b"\r"))
                 return False
             self._scan_from = 0
-            if buffer[line_end - 1 : line_end] != b"\r":
+            if line_end == 0 or buffer[line_end - 1] != 0x0D:  # not CR
                 # RFC 9112 §7.1: chunk lines end with CRLF; a bare LF is refused at
                 # once, as in the head, so that no reader ends the line elsewhere. A
                 # size limit broken before it decides first, as when trickled.

@@ -102,8 +102,42 @@ class RequestParser:
         if data:
             self._buffer += data
         events: list[Event] = []
-        try:
-            self._parse(events)
+        try:  # costs nothing until an error is raised (CPython 3.11)
+            while True:
+                state = self.state
+                if state is _HEAD:
+                    head = self._parse_head()
+                    if head is None:
+                        break
+                    events.append(head)
+                    if head.chunked:
+                        self._chunked = ChunkedDecoder(self._limits)
+                        self.state = _CHUNKED_BODY
+                    elif head.content_length:
+                        self._remaining = head.content_length
+                        self.state = _FIXED_BODY
+                    else:
+                        events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
+                        self.state = _DONE
+                elif state is _FIXED_BODY:
+                    if not self._buffer:
+                        break
+                    take = min(self._remaining, len(self._buffer))
+                    events.append(BodyData(bytes(self._buffer[:take])))
+                    del self._buffer[:take]
+                    self._remaining -= take
+                    if self._remaining == 0:
+                        events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
+                        self.state = _DONE
+                elif state is _CHUNKED_BODY:
+                    assert self._chunked is not None
+                    finished = self._chunked.decode(self._buffer, events)
+                    if not finished:
+                        break
+                    self._chunked = None
+                    self.state = _DONE
+                else:  # DONE: pipelined bytes wait for start_next()
+                    break
         except HTTPError as error:
             self._error = error
             self.state = _FAILED
@@ -111,43 +145,6 @@ class RequestParser:
                 return events
             raise
         return events
-
-    def _parse(self, events: list[Event]) -> None:
-        while True:
-            state = self.state
-            if state is _HEAD:
-                head = self._parse_head()
-                if head is None:
-                    break
-                events.append(head)
-                if head.chunked:
-                    self._chunked = ChunkedDecoder(self._limits)
-                    self.state = _CHUNKED_BODY
-                elif head.content_length:
-                    self._remaining = head.content_length
-                    self.state = _FIXED_BODY
-                else:
-                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
-                    self.state = _DONE
-            elif state is _FIXED_BODY:
-                if not self._buffer:
-                    break
-                take = min(self._remaining, len(self._buffer))
-                events.append(BodyData(bytes(self._buffer[:take])))
-                del self._buffer[:take]
-                self._remaining -= take
-                if self._remaining == 0:
-                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
-                    self.state = _DONE
-            elif state is _CHUNKED_BODY:
-                assert self._chunked is not None
-                finished = self._chunked.decode(self._buffer, events)
-                if not finished:
-                    break
-                self._chunked = None
-                self.state = _DONE
-            else:  # DONE: pipelined bytes wait for start_next()
-                break
 
     # -- head ---------------------------------------------------------------
 
