@@ -10,7 +10,8 @@ printed with a minimal reproducer: a crash (an exception other than HTTPError),
 split dependence, or a framing disagreement. With httptools installed, each
 stream is also compared with llhttp: messages both accept must be framed alike
 (llhttp refuses more than h11 does, e.g. methods outside its table, so its
-refusals are not compared).
+refusals are not compared). In atheris mode, half the inputs are libFuzzer's raw
+bytes and half go through the generator with its choices taken from the bytes.
 
 The reference parsers (h11, httptools, atheris) are installed at run time into
 bench/.venv-fuzz, never as project dependencies; atheris is skipped with a
@@ -150,8 +151,11 @@ def run_atheris(duration: float, jobs: int) -> None:
     atheris.instrument_all()  # coverage feedback from barehttp (and h11), loaded above
 
     def test_one_input(raw: bytes) -> None:
-        chooser = BytesChooser(atheris.FuzzedDataProvider(raw))
-        data = check.generate_stream(chooser)
+        chooser = BytesChooser(atheris.FuzzedDataProvider(raw[1:]))
+        if raw[:1] and raw[0] & 1:  # half the inputs are raw bytes, mutated by libFuzzer
+            data = raw[1:]
+        else:  # the other half go through the generator, its choices taken from the bytes
+            data = check.generate_stream(chooser)
         problem = check.check_stream(data, check.generate_splits(chooser, len(data)))
         if problem is not None:
             report("PROBLEM", data, problem, check)
