@@ -58,6 +58,9 @@ class Collector:
     def __init__(self, limits: Limits | None = None) -> None:
         self.parser = RequestParser(limits)
         self.messages: list[Message] = []
+        # Every event as a plain value, adjacent body pieces joined (their sizes
+        # follow the reads): the same bytes must give the same log however split.
+        self.log: list[tuple[object, ...]] = []
         self._head: RequestHead | None = None
         self._body = bytearray()
 
@@ -65,6 +68,8 @@ class Collector:
         events = self.parser.feed(piece)
         while True:
             self._accept(events)
+            if self.parser.state is ParseState.FAILED:
+                self.parser.feed(b"")  # raises the error met after these events
             if self.parser.state is not ParseState.DONE:
                 return
             self.parser.start_next()
@@ -75,10 +80,17 @@ class Collector:
             if isinstance(event, RequestHead):
                 assert self._head is None, "head before the previous message ended"
                 self._head = event
+                head = tuple(getattr(event, name) for name in HEAD_FIELDS)
+                self.log.append(("head", head, event.headers.items()))
             elif isinstance(event, BodyData):
                 assert self._head is not None, "body before head"
                 self._body += event.data
+                if self.log[-1][0] == "body":
+                    self.log[-1] = ("body", self.log[-1][1] + event.data)  # type: ignore[operator]
+                elif event.data:
+                    self.log.append(("body", event.data))
             else:
+                self.log.append(("end", event.trailers.items()))
                 assert isinstance(event, EndOfMessage)
                 assert self._head is not None, "end of message before head"
                 self.messages.append(Message(self._head, bytes(self._body), event.trailers.items()))
@@ -130,3 +142,16 @@ def request(
     the given field lines, the empty line and ``body``."""
     lines = [head, *(["Host: example.com"] if host else []), *fields]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def event_log(
+    data: bytes, splits: Sequence[int] = (), limits: Limits | None = None
+) -> tuple[list[tuple[object, ...]], int | None]:
+    """Every event before any error (see ``Collector.log``), and the error status."""
+    collector = Collector(limits)
+    try:
+        for piece in split_at(data, splits):
+            collector.feed(piece)
+    except HTTPError as error:
+        return collector.log, error.status
+    return collector.log, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from barehttp.protocol.limits import Limits
 from tests.protocol.helpers import bytewise, parse_all, parse_error, parse_one, request
 
 
@@ -103,3 +104,66 @@ def test_rejects_chunk_size_line_too_long(size_line: bytes) -> None:
     assert parse_error(chunked(size_line + b"\r\nhello\r\n0\r\n\r\n")).status == 400
     # Without its CRLF too: a client cannot hold memory with an endless size line.
     assert parse_error(chunked(size_line)).status == 400
+
+
+# RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ).
+MALFORMED_CHUNK_EXTENSIONS = [
+    pytest.param(b"5;", id="semicolon-without-name"),
+    pytest.param(b"5;a=", id="equals-without-value"),
+    pytest.param(b'5;a="x', id="unterminated-quoted-string"),
+    pytest.param(b'5;a="x\\"', id="quoted-pair-eats-closing-quote"),
+    pytest.param(b"5;a=\xe9", id="non-ascii-value"),
+    pytest.param(b'5;a="\xe9"', id="non-ascii-quoted-value"),
+    pytest.param(b"5;\xe9=1", id="non-ascii-name"),
+    pytest.param(b"5;a ", id="trailing-whitespace"),
+    pytest.param(b"5;a b", id="space-inside-name"),
+    pytest.param(b"5;a=b c", id="space-inside-value"),
+    pytest.param(b"5;=b", id="value-without-name"),
+    pytest.param(b"5;a;;b", id="empty-extension-between"),
+    pytest.param(b"0;", id="on-last-chunk"),
+]
+
+
+@pytest.mark.parametrize("size_line", MALFORMED_CHUNK_EXTENSIONS)
+def test_rejects_chunk_extension_outside_grammar(size_line: bytes) -> None:
+    body = size_line + (b"\r\n\r\n" if size_line.startswith(b"0") else b"\r\nhello\r\n0\r\n\r\n")
+    data = chunked(body)
+    assert parse_error(data).status == 400
+    assert parse_error(data, bytewise(data)).status == 400
+
+
+# RFC 9112 §7.1: every chunk line ends with CRLF. A bare LF is refused as soon as it
+# arrives, not after waiting for bytes that a client that stopped there never sends.
+BARE_LF_IN_CHUNK_LINES = [
+    pytest.param(b"0\r\n\n", id="after-last-chunk"),
+    pytest.param(b"5\r\nhello\r\n0\r\n\n", id="after-last-chunk-with-data"),
+    pytest.param(b"0\r\nX: y\n", id="ending-trailer-line"),
+    pytest.param(b"0\r\nX: y\r\n\n", id="ending-trailer-section"),
+    pytest.param(b"5\n", id="ending-size-line"),
+    pytest.param(b"5;a=b\n", id="ending-extension"),
+    pytest.param(b"\n", id="empty-size-line"),
+]
+
+
+@pytest.mark.parametrize("body", BARE_LF_IN_CHUNK_LINES)
+def test_rejects_bare_lf_in_chunk_line_at_once(body: bytes) -> None:
+    data = chunked(body)  # nothing follows the LF: the refusal cannot wait for more
+    assert parse_error(data).status == 400
+    assert parse_error(data, bytewise(data)).status == 400
+
+
+def test_rejects_body_in_more_chunks_than_max_chunk_count() -> None:
+    limits = Limits(max_chunk_count=3)
+    three = chunked(b"1\r\na\r\n" * 3 + b"0\r\n\r\n")
+    assert parse_one(three, limits=limits).body == b"aaa"
+    four = chunked(b"1\r\na\r\n" * 4 + b"0\r\n\r\n")
+    assert parse_error(four, limits=limits).status == 413
+    # Refused as the chunk arrives, before the rest of the body.
+    assert parse_error(chunked(b"1\r\na\r\n" * 3 + b"1\r\n"), limits=limits).status == 413
+
+
+def test_default_max_chunk_count_refuses_a_body_in_one_byte_chunks() -> None:
+    count = Limits().max_chunk_count
+    assert count * 64 <= Limits().max_body_bytes  # 64-byte chunks may fill a whole body
+    data = chunked(b"1\r\na\r\n" * (count + 1) + b"0\r\n\r\n")
+    assert parse_error(data).status == 413

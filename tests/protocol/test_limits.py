@@ -157,3 +157,8 @@ def test_streams_body_within_limit_as_it_arrives() -> None:
     assert isinstance(events[0], RequestHead)
     assert events[1:] == [BodyData(b"abc")]
     assert parser.feed(b"defg") == [BodyData(b"defg")]
+
+
+def test_max_chunk_count_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_chunk_count"):
+        Limits(max_chunk_count=0)

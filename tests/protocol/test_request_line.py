@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.protocol.helpers import bytewise, parse_error, parse_one, request
+from tests.protocol.helpers import bytewise, outcome, parse_error, parse_one, request
 
 # (request line, method, path, query, version parsed)
 VALID_REQUEST_LINES = [
@@ -171,3 +171,48 @@ def test_rejects_bare_lf_in_head(data: bytes) -> None:
 def test_rejects_bare_lf_before_head_is_complete(data: bytes) -> None:
     """A client cannot keep a head open with LF-only lines that never end it."""
     assert parse_error(data).status == 400
+
+
+# RFC 9112 §3.2 / RFC 3986 §2: a request-target is visible ASCII; other bytes must be
+# percent-encoded. A raw UTF-8 or latin-1 byte is refused, not guessed at.
+NON_ASCII_TARGETS = [
+    pytest.param(b"GET /caf\xe9 HTTP/1.1", id="latin-1-byte"),
+    pytest.param(b"GET /caf\xc3\xa9 HTTP/1.1", id="utf-8-bytes"),
+    pytest.param(b"GET /a?q=\xff HTTP/1.1", id="in-query"),
+    pytest.param(b"GET http://ex\xe4mple.org/ HTTP/1.1", id="in-authority"),
+    pytest.param(b"GET /\x80 HTTP/1.1", id="0x80"),
+]
+
+
+@pytest.mark.parametrize("line", NON_ASCII_TARGETS)
+def test_rejects_non_ascii_byte_in_request_target(line: bytes) -> None:
+    data = line + b"\r\nHost: a\r\n\r\n"
+    assert parse_error(data).status == 400
+    assert parse_error(data, bytewise(data)).status == 400
+
+
+# RFC 9110 §9.3.6: CONNECT has no content and a 2xx to it opens a tunnel (RFC 9112 §6.3
+# rule 2). Not a proxy: 501 (RFC 9110 §9.1) in every form, before any body is framed,
+# so that nothing after the head is read as a body or as the next request.
+CONNECT_REQUESTS = [
+    pytest.param(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", id="authority-form"),
+    pytest.param(
+        b"CONNECT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+        b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n",
+        id="origin-form-with-body-then-pipelined",
+    ),
+    pytest.param(
+        b"CONNECT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        id="chunked",
+    ),
+    pytest.param(b"CONNECT http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", id="absolute-form"),
+    pytest.param(b"CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n", id="asterisk-form"),
+    pytest.param(b"CONNECT a:443 HTTP/1.0\r\n\r\n", id="http-1.0"),
+    pytest.param(b"\r\nCONNECT a:80 HTTP/1.1\r\nHost: a\r\n\r\n", id="after-empty-line"),
+]
+
+
+@pytest.mark.parametrize("data", CONNECT_REQUESTS)
+def test_refuses_connect_in_every_form_with_501(data: bytes) -> None:
+    assert outcome(data) == ([], 501)
+    assert outcome(data, bytewise(data)) == ([], 501)

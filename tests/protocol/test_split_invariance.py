@@ -8,8 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from barehttp.protocol.errors import HTTPError
+from barehttp.protocol.events import RequestHead
 from barehttp.protocol.limits import Limits
-from tests.protocol.helpers import bytewise, outcome
+from barehttp.protocol.parser import ParseState, RequestParser
+from tests.protocol.helpers import bytewise, event_log, outcome
 
 PROPERTY_SETTINGS = settings(
     max_examples=100,
@@ -88,7 +91,20 @@ def requests(draw: st.DrawFn) -> bytes:
 
 pipelines = st.lists(requests(), min_size=1, max_size=3)
 
-MUTATION_BYTES = [b"\n", b"\r", b"\r\n", b" ", b"\t", b"\x00", b":", b"0", b",", b"\xff"]
+MUTATION_BYTES = [
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b"\x00",
+    b":",
+    b"0",
+    b",",
+    b"\xff",
+    b";",
+    b'"',
+]
 
 
 @st.composite
@@ -132,12 +148,13 @@ def test_split_points_do_not_change_events(pipeline: list[bytes], draw: st.DataO
     limits=st.sampled_from([Limits(), SMALL_LIMITS]),
     draw=st.data(),
 )
-def test_split_points_do_not_change_error_status(
+def test_split_points_do_not_change_events_or_error(
     data: bytes, limits: Limits, draw: st.DataObject
 ) -> None:
-    whole = outcome(data, (), limits)
-    assert outcome(data, random_splits(draw, data), limits) == whole
-    assert outcome(data, bytewise(data), limits) == whole
+    # Every event, including those of a message an error cuts short, then the error.
+    whole = event_log(data, (), limits)
+    assert event_log(data, random_splits(draw, data), limits) == whole
+    assert event_log(data, bytewise(data), limits) == whole
 
 
 # Inputs where a size limit and a bare LF are both broken: the earlier byte decides.
@@ -161,3 +178,50 @@ def test_earliest_broken_rule_decides_status(data: bytes, status: int) -> None:
     assert outcome(data) == expected
     assert outcome(data, range(1, len(data), 7)) == expected
     assert outcome(data, range(1, len(data), 1_000)) == expected
+
+
+# The bytes of one read complete events, then break a rule: the events come out (the
+# handler runs for the head, as when the bytes arrive in two reads), then the error.
+EVENTS_BEFORE_ERROR = [
+    pytest.param(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ["head"],
+        400,
+        id="head-then-bad-chunk-size",
+    ),
+    pytest.param(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXY",
+        ["head", "body"],
+        400,
+        id="body-then-chunk-overrun",
+    ),
+    pytest.param(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\n",
+        ["head", "body"],
+        400,
+        id="body-then-bare-lf-after-last-chunk",
+    ),
+    pytest.param(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n"
+        + b"Y: "
+        + b"z" * 9_000,
+        ["head"],
+        431,
+        id="head-then-trailers-too-large",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "kinds", "status"), EVENTS_BEFORE_ERROR)
+def test_keeps_events_completed_before_an_error(data: bytes, kinds: list[str], status: int) -> None:
+    parser = RequestParser()
+    events = parser.feed(data)  # one read: the events are returned, the error kept
+    assert isinstance(events[0], RequestHead)
+    assert [kind for kind, *_ in event_log(data)[0]] == kinds
+    assert parser.state is ParseState.FAILED
+    for _ in range(2):  # every later feed raises it
+        with pytest.raises(HTTPError) as caught:
+            parser.feed(b"")
+        assert caught.value.status == status
+    assert event_log(data) == event_log(data, bytewise(data))
+    assert event_log(data)[1] == status

@@ -102,12 +102,20 @@ def test_path_info_and_query_string(
     assert environ["QUERY_STRING"] == query_string
 
 
-def test_raw_non_ascii_path_bytes_stay_bytes_next_to_percent_escapes(
-    probe_server: ServerProcess,
-) -> None:
-    # A raw byte 0xE9 and an escape in one path: both become one latin-1 character.
-    environ, _ = raw_environ(probe_server, b"GET /caf\xe9%41 HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert environ["PATH_INFO"] == "/caf\xe9A"
+def test_raw_non_ascii_path_byte_is_refused(probe_server: ServerProcess) -> None:
+    # RFC 9112 §3.2 / RFC 3986: a request-target is ASCII; 0xE9 must come as %E9.
+    response, _ = send_raw(probe_server, b"GET /caf\xe9%41 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert response.status == 400
+
+
+def test_connect_is_refused_with_501_and_close(probe_server: ServerProcess) -> None:
+    # RFC 9110 §9.3.6: never framed as a request with a body, never passed to the app.
+    for request in (
+        b"CONNECT / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n",
+    ):
+        response, _ = send_raw(probe_server, request)
+        assert (response.status, response.header("connection")) == (501, "close")
 
 
 def test_content_type_and_length_are_not_http_prefixed(probe_server: ServerProcess) -> None:

@@ -28,14 +28,30 @@ _TRAILERS = ChunkState.TRAILERS
 
 
 class ChunkedDecoder:
-    """Consumes chunked bytes from a shared buffer and appends events."""
+    """Consumes chunked bytes from a shared buffer and appends events.
 
-    __slots__ = ("_limits", "_remaining", "_total", "_trailer_bytes", "_trailers", "state")
+    The buffer only grows at its end between calls (the parser appends what it
+    receives), so the search for a line's end resumes where the last call stopped:
+    a chunk or trailer line trickled one byte per read costs linear time.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_limits",
+        "_remaining",
+        "_scan_from",
+        "_total",
+        "_trailer_bytes",
+        "_trailers",
+        "state",
+    )
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._remaining = 0  # bytes left in the current chunk
         self._total = 0  # decoded body bytes so far, for max_body_bytes
+        self._chunks = 0  # chunks so far, for max_chunk_count
+        self._scan_from = 0  # buffer bytes already searched for the end of a line
         self._trailer_bytes = 0
         self._trailers: list[tuple[str, str]] = []
         self.state = _SIZE_LINE
@@ -54,33 +70,43 @@ class ChunkedDecoder:
                 if self._remaining == 0:
                     self.state = _DATA_END
                 continue
-            line_end = buffer.find(b"\r\n")
+            if state is _DATA_END:
+                # RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
+                if buffer[:2] != b"\r\n":
+                    if len(buffer) >= 2 or (buffer and buffer[0] != 0x0D):  # not CR
+                        raise BadRequest("chunk data longer than its declared size")
+                    return False
+                del buffer[:2]
+                self.state = _SIZE_LINE
+                continue
+            line_end = buffer.find(b"\n", self._scan_from)
             if line_end == -1:
-                self._check_partial_line(buffer)
+                self._scan_from = len(buffer)
+                self._check_partial_line(len(buffer) - (buffer[-1:] == b"\r"))
                 return False
-            line = bytes(buffer[:line_end])
-            del buffer[: line_end + 2]
+            self._scan_from = 0
+            if line_end == 0 or buffer[line_end - 1] != 0x0D:  # not CR
+                # RFC 9112 §7.1: chunk lines end with CRLF; a bare LF is refused at
+                # once, as in the head, so that no reader ends the line elsewhere. A
+                # size limit broken before it decides first, as when trickled.
+                self._check_partial_line(line_end)
+                raise BadRequest("bare LF in chunked body; lines must end with CRLF")
+            line = bytes(buffer[: line_end - 1])
+            del buffer[: line_end + 1]
             if state is _SIZE_LINE:
                 self._accept_size_line(line)
-            elif state is _DATA_END:
-                if line:  # RFC 9112 §7.1: chunk-data is followed by exactly CRLF
-                    raise BadRequest("chunk data longer than its declared size")
-                self.state = _SIZE_LINE
+            elif not line:  # TRAILERS: the empty line that ends the trailer section
+                events.append(EndOfMessage(Headers(self._trailers)))
+                return True
             else:
-                if not line:  # the empty line that ends the trailer section
-                    events.append(EndOfMessage(Headers(self._trailers)))
-                    return True
                 self._accept_trailer_line(line)
 
-    def _check_partial_line(self, buffer: bytearray) -> None:
-        """Refuse a line that is already too long before its CRLF arrives."""
-        if self.state is _DATA_END:
-            if len(buffer) >= 2 or bytes(buffer[:1]) not in (b"", b"\r"):
-                raise BadRequest("chunk data longer than its declared size")
-            return
-        # A CR at the end may start the line's CRLF, so it does not count as content:
-        # the same line must be refused (or not) whether or not it arrives in pieces.
-        content = len(buffer) - (buffer[-1:] == b"\r")
+    def _check_partial_line(self, content: int) -> None:
+        """Refuse a line already ``content`` bytes long before its CRLF arrives.
+
+        A CR at the end may start the line's CRLF, so the caller does not count it:
+        the same line must be refused (or not) whether or not it arrives in pieces.
+        """
         if self.state is _SIZE_LINE:
             if content > self._limits.max_chunk_line_bytes:
                 raise BadRequest("chunk size line too long")
@@ -88,26 +114,32 @@ class ChunkedDecoder:
             raise HeaderFieldsTooLarge("trailer section too large")
 
     def _accept_size_line(self, line: bytes) -> None:
-        if len(line) > self._limits.max_chunk_line_bytes:
+        limits = self._limits
+        if len(line) > limits.max_chunk_line_bytes:
             raise BadRequest("chunk size line too long")
         # RFC 9112 §7.1.1: chunk = chunk-size [ chunk-ext ] CRLF, where chunk-ext starts
         # with BWS ";": whitespace after the size is allowed only before an extension.
-        size_text, semicolon, extension = line.partition(b";")
+        size_text, semicolon, _ = line.partition(b";")
         if semicolon:
             size_text = size_text.rstrip(b" \t")
-            if grammar.CHUNK_EXTENSION.fullmatch(extension) is None:
-                raise BadRequest("control character in a chunk extension")
+            if grammar.CHUNK_EXTENSION.fullmatch(line, len(size_text)) is None:
+                raise BadRequest("malformed chunk extension")
         if grammar.CHUNK_SIZE.fullmatch(size_text) is None:
             raise BadRequest("invalid chunk size")
         size = int(size_text, 16)
         self._total += size
-        if self._total > self._limits.max_body_bytes:
-            raise ContentTooLarge(f"request body over {self._limits.max_body_bytes} bytes")
+        if self._total > limits.max_body_bytes:
+            raise ContentTooLarge(f"request body over {limits.max_body_bytes} bytes")
         if size == 0:
             self.state = _TRAILERS  # RFC 9112 §7.1: last-chunk
-        else:
-            self._remaining = size
-            self.state = _DATA
+            return
+        # Each chunk costs a line parse and an event whatever its size: a body sent in
+        # one-byte chunks would cost a hundred times what it costs in large ones.
+        self._chunks += 1
+        if self._chunks > limits.max_chunk_count:
+            raise ContentTooLarge(f"chunked body in more than {limits.max_chunk_count} chunks")
+        self._remaining = size
+        self.state = _DATA
 
     def _accept_trailer_line(self, line: bytes) -> None:
         # RFC 9112 §7.1.2: trailer fields share the header field syntax.

@@ -50,6 +50,11 @@ class UnknownTransferCoding(HTTPError):
     reason = "Not Implemented"
 
 
+class MethodNotImplemented(HTTPError):
+    status = 501
+    reason = "Not Implemented"
+
+
 class ServiceUnavailable(HTTPError):
     status = 503
     reason = "Service Unavailable"

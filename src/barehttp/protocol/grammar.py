@@ -24,10 +24,13 @@ FIELD_BLOCK = re.compile(
 )
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version
-# Exactly one SP between parts; the target holds no whitespace or controls (§3.2).
+# Exactly one SP between parts. RFC 9112 §3.2 builds every request-target form from
+# RFC 3986 URI components, which hold visible ASCII only (%x21-7E): no whitespace,
+# no controls and no byte >= 0x80 (raw UTF-8 or latin-1 must be percent-encoded;
+# h11 and llhttp refuse it too, and a proxy may decode it differently).
 REQUEST_LINE = re.compile(
     rb"(?P<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) "
-    rb"(?P<target>[^\x00-\x20\x7f]+) "
+    rb"(?P<target>[\x21-\x7e]+) "
     rb"(?P<version>HTTP/[0-9]\.[0-9])"
 )
 
@@ -42,10 +45,24 @@ BARE_LF = re.compile(rb"(?<!\r)\n")
 # longer sizes are an overflow attempt, never a real body.
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
-# RFC 9112 §7.1.1: chunk extensions are ignored, but like every protocol element they
-# hold no control characters besides HTAB. A CR or bare LF in one is how a request is
-# split differently by two parsers (request smuggling), so it is refused.
-CHUNK_EXTENSION = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
+# RFC 9112 §7.1.1, everything after chunk-size on its line:
+#   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+#   chunk-ext-name = token
+#   chunk-ext-val  = token / quoted-string
+# with quoted-string from RFC 9110 §5.6.4. Extensions are ignored, but a line that
+# breaks this grammar is refused: a CR, bare LF or unterminated quote in one is how
+# two parsers come to split a body differently (request smuggling). The grammar's
+# obs-text (bytes >= 0x80) is refused too: no extension needs it, llhttp refuses it.
+_BWS = rb"[ \t]*"
+_QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e]|\\[\t \x21-\x7e])*"'
+CHUNK_EXTENSION = re.compile(
+    rb"(?:%s;%s%s(?:%s=%s(?:%s|%s))?)*"
+    % (_BWS, _BWS, TOKEN.pattern, _BWS, _BWS, TOKEN.pattern, _QUOTED_STRING)
+)
+
+# RFC 9112 §2.2: the bytes a request may start with that are not yet a request:
+# the empty lines (CRLF) a server ignores before the request-line.
+NOT_CRLF = re.compile(rb"[^\r\n]")
 
 # RFC 9110 §8.6: Content-Length = 1*DIGIT. 18 digits keeps the value in a machine
 # word; anything longer is refused rather than parsed.

@@ -16,6 +16,7 @@ class Limits:
     max_body_bytes: int = 1_048_576  # 413 Content Too Large (web layer buffers up to this)
     max_chunk_line_bytes: int = 4_096  # 400: chunk-size line incl. extensions
     max_trailer_bytes: int = 8_192  # 431: trailer section of a chunked body
+    max_chunk_count: int = 16_384  # 413: chunks in one chunked body (each costs CPU)
 
     # Timeouts (server layer), seconds.
     header_timeout_s: float = 10.0  # 408, then close: slowloris cannot keep a head open
@@ -37,3 +38,7 @@ class Limits:
     # Buffer sizes.
     recv_bytes: int = 65_536  # one recv() call
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable
+
+    def __post_init__(self) -> None:
+        if self.max_chunk_count < 1:
+            raise ValueError("max_chunk_count must be at least 1")

@@ -8,7 +8,11 @@ response before it reads the next request (RFC 9112 §9.3.2).
 
 Every malformed input raises an ``HTTPError`` subclass carrying the status to
 answer; after one, the connection must be closed, since the framing of whatever
-follows can no longer be trusted.
+follows can no longer be trusted. When the bytes of one ``feed`` complete events
+before the error (a request head, then a malformed chunk line), ``feed`` returns
+those events and keeps the error (state ``FAILED``): the next ``feed`` raises it,
+exactly as if the bytes had arrived in two reads. Events, then the error, are
+thus the same however the bytes are split.
 """
 
 from __future__ import annotations
@@ -19,15 +23,15 @@ from barehttp.protocol import grammar
 from barehttp.protocol.chunked import ChunkedDecoder
 from barehttp.protocol.errors import (
     BadRequest,
-    ContentTooLarge,
-    ExpectationFailed,
     HeaderFieldsTooLarge,
-    UnknownTransferCoding,
+    HTTPError,
+    MethodNotImplemented,
     URITooLong,
     VersionNotSupported,
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
 from barehttp.protocol.fields import parse_field_line
+from barehttp.protocol.framing import build_head
 from barehttp.protocol.headers import Headers
 from barehttp.protocol.limits import Limits
 
@@ -41,6 +45,7 @@ class ParseState(enum.Enum):
     FIXED_BODY = enum.auto()  # body framed by Content-Length
     CHUNKED_BODY = enum.auto()  # body framed by chunked coding
     DONE = enum.auto()  # one request complete; paused until start_next()
+    FAILED = enum.auto()  # malformed input: every feed() raises the error
 
 
 # Enum members looked up on their class cost about four times a module global in
@@ -49,12 +54,14 @@ _HEAD = ParseState.HEAD
 _FIXED_BODY = ParseState.FIXED_BODY
 _CHUNKED_BODY = ParseState.CHUNKED_BODY
 _DONE = ParseState.DONE
+_FAILED = ParseState.FAILED
+_is_request_byte = grammar.NOT_CRLF.search
 
 
 class RequestParser:
     """Turns request bytes into ``RequestHead``, ``BodyData`` and ``EndOfMessage``."""
 
-    __slots__ = ("_buffer", "_chunked", "_limits", "_remaining", "_scan_from", "state")
+    __slots__ = ("_buffer", "_chunked", "_error", "_limits", "_remaining", "_scan_from", "state")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits()
@@ -62,6 +69,7 @@ class RequestParser:
         self._scan_from = 0  # where the search for the end of the head resumes
         self._remaining = 0  # body bytes still expected (FIXED_BODY)
         self._chunked: ChunkedDecoder | None = None
+        self._error: HTTPError | None = None  # raised by every feed() once FAILED
         self.state = _HEAD
 
     @property
@@ -72,7 +80,9 @@ class RequestParser:
     @property
     def is_mid_request(self) -> bool:
         """True once any byte of a request arrived and its message is not complete."""
-        return self.state is not _HEAD or bool(self._buffer.strip(b"\r\n"))
+        # Only empty lines (RFC 9112 §2.2) may lead the buffer, and _parse_head drops
+        # them: the search stops within a byte or two, and copies nothing.
+        return self.state is not _HEAD or _is_request_byte(self._buffer) is not None
 
     def start_next(self) -> None:
         """Resume after a complete request: the next ``feed`` parses pipelined bytes."""
@@ -82,45 +92,58 @@ class RequestParser:
         self._scan_from = 0
 
     def feed(self, data: bytes) -> list[Event]:
-        """Add ``data`` and return the events it completes (maybe none)."""
+        """Add ``data`` and return the events it completes (maybe none).
+
+        Raises the ``HTTPError`` met in the bytes, unless events came before it in
+        this call: then those are returned, and the next call raises it.
+        """
+        if self._error is not None:
+            raise self._error
         if data:
             self._buffer += data
         events: list[Event] = []
-        while True:
-            state = self.state
-            if state is _HEAD:
-                head = self._parse_head()
-                if head is None:
-                    break
-                events.append(head)
-                if head.chunked:
-                    self._chunked = ChunkedDecoder(self._limits)
-                    self.state = _CHUNKED_BODY
-                elif head.content_length:
-                    self._remaining = head.content_length
-                    self.state = _FIXED_BODY
-                else:
-                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
+        try:  # costs nothing until an error is raised (CPython 3.11)
+            while True:
+                state = self.state
+                if state is _HEAD:
+                    head = self._parse_head()
+                    if head is None:
+                        break
+                    events.append(head)
+                    if head.chunked:
+                        self._chunked = ChunkedDecoder(self._limits)
+                        self.state = _CHUNKED_BODY
+                    elif head.content_length:
+                        self._remaining = head.content_length
+                        self.state = _FIXED_BODY
+                    else:
+                        events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
+                        self.state = _DONE
+                elif state is _FIXED_BODY:
+                    if not self._buffer:
+                        break
+                    take = min(self._remaining, len(self._buffer))
+                    events.append(BodyData(bytes(self._buffer[:take])))
+                    del self._buffer[:take]
+                    self._remaining -= take
+                    if self._remaining == 0:
+                        events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
+                        self.state = _DONE
+                elif state is _CHUNKED_BODY:
+                    assert self._chunked is not None
+                    finished = self._chunked.decode(self._buffer, events)
+                    if not finished:
+                        break
+                    self._chunked = None
                     self.state = _DONE
-            elif state is _FIXED_BODY:
-                if not self._buffer:
+                else:  # DONE: pipelined bytes wait for start_next()
                     break
-                take = min(self._remaining, len(self._buffer))
-                events.append(BodyData(bytes(self._buffer[:take])))
-                del self._buffer[:take]
-                self._remaining -= take
-                if self._remaining == 0:
-                    events.append(EndOfMessage(Headers()))  # new each time: Headers is mutable
-                    self.state = _DONE
-            elif state is _CHUNKED_BODY:
-                assert self._chunked is not None
-                finished = self._chunked.decode(self._buffer, events)
-                if not finished:
-                    break
-                self._chunked = None
-                self.state = _DONE
-            else:  # DONE: pipelined bytes wait for start_next()
-                break
+        except HTTPError as error:
+            self._error = error
+            self.state = _FAILED
+            if events:
+                return events
+            raise
         return events
 
     # -- head ---------------------------------------------------------------
@@ -158,7 +181,7 @@ class RequestParser:
             fields, framing = _parse_field_block(field_block, limits.max_header_count)
         else:
             fields, framing = [], {}
-        return _build_head(method, target, version, fields, framing, limits)
+        return build_head(method, target, version, fields, framing, limits)
 
     def _check_incomplete_head(self, head: bytes | bytearray, new_from: int = 0) -> None:
         """Enforce size limits and line endings on a head whose end has not arrived.
@@ -228,6 +251,12 @@ def _parse_new_request_line(line: bytes) -> tuple[str, str, str]:
             raise VersionNotSupported("only HTTP/1.0 and HTTP/1.1 are supported")
         raise BadRequest("malformed request line")
     method, target, version = match.groups()
+    # RFC 9110 §9.3.6: CONNECT asks for a tunnel. It has no content, and a 2xx answer
+    # turns the connection into one (RFC 9112 §6.3 rule 2), so a proxy in front that
+    # forwards it would open a blind tunnel to us. Not a proxy: 501 in every form
+    # (RFC 9110 §9.1), before any body is framed, and the connection is closed.
+    if method == b"CONNECT":
+        raise MethodNotImplemented("CONNECT is not supported: this server is not a proxy")
     # RFC 9112 §3.2: no form of request-target has a fragment; a client never sends
     # one (RFC 9110 §7.1), so "#" here is a broken or hostile client.
     if b"#" in target:
@@ -290,130 +319,3 @@ def _parse_field_block(
         _FIELD_BLOCKS[block] = (fields, framing)
         return list(fields), framing
     return fields, framing
-
-
-def _comma_list(values: list[str]) -> list[str]:
-    """RFC 9110 §5.6.1: split a #list, dropping empty elements."""
-    return [
-        item.strip(" \t").lower()
-        for value in values
-        for item in value.split(",")
-        if item.strip(" \t")
-    ]
-
-
-def _build_head(
-    method: str,
-    target: str,
-    version: str,
-    fields: list[tuple[str, str]],
-    framing: dict[str, list[str]],
-    limits: Limits,
-) -> RequestHead:
-    is_http11 = version == "HTTP/1.1"
-    hosts = len(framing.get("host", _NONE))
-    # RFC 9112 §3.2: a 1.1 request without exactly one Host gets 400.
-    if hosts > 1 or (is_http11 and hosts == 0):
-        raise BadRequest("HTTP/1.1 requests need exactly one Host header")
-
-    if len(framing) == hosts == 1:
-        # The common case, a request with no body and no Connection, Expect or
-        # framing fields: nothing below applies.
-        path, query = _split_target(method, target, fields)
-        return RequestHead(
-            method, target, path, query, version, Headers(fields), is_http11, None, False, False
-        )
-    content_lengths = framing.get("content-length", _NONE)
-    transfer_codings = framing.get("transfer-encoding", _NONE)
-    connection = framing.get("connection", _NONE)
-    expect = framing.get("expect", _NONE)
-
-    chunked = False
-    content_length: int | None = None
-    if transfer_codings:
-        # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
-        if not is_http11:
-            raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0")
-        # RFC 9112 §6.3 (3): Content-Length with Transfer-Encoding is a smuggling vector.
-        if content_lengths:
-            raise BadRequest("Content-Length together with Transfer-Encoding")
-        codings = _comma_list(transfer_codings)
-        # RFC 9112 §6.3 (4): chunked must be the final coding, and only once (§7).
-        if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
-            raise BadRequest("chunked must be the final transfer coding, applied once")
-        if len(codings) > 1:  # RFC 9112 §6.1: a coding we do not implement gets 501
-            raise UnknownTransferCoding(f"transfer coding not supported: {codings[0]}")
-        chunked = True
-    elif content_lengths:
-        content_length = _parse_content_length(content_lengths)
-        if content_length > limits.max_body_bytes:  # refuse before reading any of it
-            raise ContentTooLarge(f"request body over {limits.max_body_bytes} bytes")
-
-    options = _comma_list(connection)
-    # RFC 9112 §9.3: "close" always ends the connection; otherwise 1.1 is persistent
-    # and 1.0 only with "keep-alive".
-    keep_alive = "close" not in options and (is_http11 or "keep-alive" in options)
-
-    expects_continue = False
-    if expect:
-        expectations = _comma_list(expect)
-        # RFC 9110 §10.1.1: 100-continue is the only expectation defined.
-        if any(item != "100-continue" for item in expectations):
-            raise ExpectationFailed("only the 100-continue expectation is supported")
-        expects_continue = is_http11  # 1.0 clients cannot receive a 1xx
-
-    path, query = _split_target(method, target, fields)
-    return RequestHead(
-        method=method,
-        target=target,
-        path=path,
-        query=query,
-        http_version=version,
-        headers=Headers(fields),
-        keep_alive=keep_alive,
-        content_length=content_length,
-        chunked=chunked,
-        expects_continue=expects_continue and (chunked or bool(content_length)),
-    )
-
-
-def _parse_content_length(values: list[str]) -> int:
-    # RFC 9110 §8.6 / RFC 9112 §6.3 (5): every member must be 1*DIGIT and all equal;
-    # "42, 42" is accepted as 42, differing values are a smuggling attempt.
-    members = {item.strip(" \t") for value in values for item in value.split(",")}
-    if len(members) != 1:
-        raise BadRequest("differing Content-Length values")
-    member = members.pop()
-    if grammar.CONTENT_LENGTH.fullmatch(member.encode("latin-1")) is None:
-        raise BadRequest("Content-Length must be a decimal number")
-    return int(member)
-
-
-def _split_target(method: str, target: str, fields: list[tuple[str, str]]) -> tuple[str, str]:
-    """Split the request-target (RFC 9112 §3.2) into path and query."""
-    if target[0] == "/":  # origin-form, by far the commonest
-        path, _, query = target.partition("?")
-        return path, query
-    if target == "*":  # asterisk-form is for OPTIONS only (§3.2.4)
-        if method != "OPTIONS":
-            raise BadRequest("asterisk-form target is only allowed with OPTIONS")
-        return "*", ""
-    match = grammar.ABSOLUTE_FORM.fullmatch(target)
-    if match is None or match.group("scheme").lower() not in ("http", "https"):
-        raise BadRequest("request target must be origin-form or an absolute http(s) URI")
-    # §3.2.2: with absolute-form the server MUST ignore Host and use the target's authority.
-    authority = match.group("authority")
-    # RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid.
-    if not authority or authority[0] == ":":
-        raise BadRequest("absolute-form target without a host")
-    if grammar.HOST.fullmatch(authority) is None:  # RFC 9110 §4.2.4: no userinfo either
-        raise BadRequest("absolute-form target must name host[:port] only")
-    for index, (name, _) in enumerate(fields):
-        if name == "host":
-            fields[index] = ("host", authority)
-            break
-    else:  # an HTTP/1.0 request may come without Host
-        fields.append(("host", authority))
-    rest = match.group("rest") or "/"
-    path, _, query = rest.partition("?")
-    return path or "/", query

@@ -29,7 +29,7 @@ from barehttp.protocol.errors import (
     format_error_body,
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
-from barehttp.protocol.parser import RequestParser
+from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.protocol.writer import format_head
 from barehttp.server.access_log import log_refusal
 from barehttp.server.context import ServerContext
@@ -337,6 +337,10 @@ class Connection:
         if not self.body_deadline:
             self.body_deadline = now + limits.body_timeout_s if rate else math.inf
         give_up = now + limits.body_timeout_s
+        if self.parser.state is ParseState.FAILED:
+            # The read that brought this body's first bytes also broke a rule after
+            # them: raise it now, as if it had come in the next read.
+            self.parser.feed(b"")
         while True:
             try:
                 if self.is_tls:
