@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -86,10 +87,25 @@ class Usage:
 
 
 class FailureScope(enum.Enum):
-    """What a failed sign-in is counted against."""
+    """What a failed (or, via `claim_attempt`, an attempted) action is counted against."""
 
     USERNAME = "username"
     ADDRESS = "address"
+    USERNAME_AT_ADDRESS = "username_at_address"  # key: username key, "@", address key
+    SIGN_UP_ADDRESS = "sign_up_address"  # sign-ups from one client address
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptCounter:
+    """One count `claim_attempt` checks: at most `max_attempts` rows against (scope, key)."""
+
+    scope: FailureScope
+    key: str
+    max_attempts: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
 
 
 class Storage(Protocol):
@@ -180,6 +196,39 @@ class Storage(Protocol):
 
     def delete_login_failures_before(self, before: float) -> int:
         """Forget failures at or before `before`; returns how many."""
+        ...
+
+    def claim_attempt(
+        self, counters: Sequence[AttemptCounter], attempted_at: float, since: float
+    ) -> int | None:
+        """Record one attempt against every counter, or none if any counter is full.
+
+        A counter is full when at least `counter.max_attempts` rows against its
+        (scope, key) have a time later than `since` (rows from `record_login_failure`
+        and from earlier claims count alike). If none is full, one row per counter is
+        stored with time `attempted_at`, all tagged with a new attempt id, which is
+        returned: a positive integer below 2**63, never returned before by this
+        database (an id of a released attempt is not reused). If any is full, nothing
+        is stored and the result is None.
+
+        The check and the inserts are one atomic step with respect to every other
+        `claim_attempt`, `release_attempt` and failure write on the same database,
+        from any thread or process: N concurrent claims on a counter with
+        `max_attempts` M and no earlier rows succeed exactly min(N, M) times.
+        The rows are ordinary failure rows: `recent_login_failures`,
+        `clear_login_failures` and `delete_login_failures_before` see and remove them.
+
+        Raises:
+            ValueError: if `counters` is empty.
+        """
+        ...
+
+    def release_attempt(self, attempt_id: int) -> int:
+        """Delete the rows of one claimed attempt (it succeeded, so it is not a failure).
+
+        Returns how many rows were deleted: 0 if they were already removed (cleared,
+        expired) or the id is unknown. Deletes nothing that another attempt stored.
+        """
         ...
 
     def close(self) -> None:

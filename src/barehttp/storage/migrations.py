@@ -58,6 +58,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX login_failures_by_time ON login_failures (failed_at)",
         ),
     ),
+    Migration(
+        2,
+        "attempts claimed before they are checked",
+        (
+            # Rows stored by claim_attempt carry the attempt's id, so a successful
+            # attempt can take back exactly its own rows.
+            "ALTER TABLE login_failures ADD COLUMN attempt_id INTEGER",
+            "CREATE INDEX login_failures_by_attempt ON login_failures (attempt_id)",
+            # A counter, not MAX(attempt_id) + 1: ids of deleted rows are never reused.
+            "CREATE TABLE attempt_sequence (last_id INTEGER NOT NULL)",
+            "INSERT INTO attempt_sequence (last_id) VALUES (0)",
+        ),
+    ),
 )
 
 
@@ -78,7 +91,7 @@ def apply_migrations(
     """
     # One transaction for the check and all steps: two processes starting together
     # serialize here, and the second sees the work of the first and does nothing.
-    with _immediate_transaction(connection):
+    with immediate_transaction(connection):
         connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("
             " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
@@ -106,7 +119,7 @@ def apply_migrations(
 
 
 @contextlib.contextmanager
-def _immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (autocommit connection)."""
     # IMMEDIATE takes the write lock now, waiting on busy_timeout if need be.
     connection.execute("BEGIN IMMEDIATE")

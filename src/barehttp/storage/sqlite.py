@@ -13,7 +13,9 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from barehttp.storage import sqlite_attempts
 from barehttp.storage.base import (
+    AttemptCounter,
     FailureScope,
     Session,
     StorageError,
@@ -247,40 +249,41 @@ class SQLiteStorage:
         with self._errors():
             return self._execute_count("DELETE FROM sessions WHERE expires_at <= ?", (now,))
 
-    # Sign-in failures.
+    # Sign-in failures and claimed attempts.
 
     def record_login_failure(self, scope: FailureScope, key: str, failed_at: float) -> None:
         """Remember one failed sign-in counted against `key`."""
         with self._errors():
-            self._execute(
-                "INSERT INTO login_failures (scope, key, failed_at) VALUES (?, ?, ?)",
-                (scope.value, key, failed_at),
-            )
+            sqlite_attempts.record_failure(self._connection(), scope, key, failed_at)
 
     def recent_login_failures(
         self, scope: FailureScope, key: str, since: float, limit: int
     ) -> list[float]:
         """Times of failures against `key` later than `since`, newest first."""
         with self._errors():
-            rows = self._execute(
-                "SELECT failed_at FROM login_failures"
-                " WHERE scope = ? AND key = ? AND failed_at > ?"
-                " ORDER BY failed_at DESC LIMIT ?",
-                (scope.value, key, since, limit),
-            )
-        return [float(row[0]) for row in rows]
+            return sqlite_attempts.recent_failures(self._connection(), scope, key, since, limit)
 
     def clear_login_failures(self, scope: FailureScope, key: str) -> int:
         """Forget every failure against `key`; returns how many."""
         with self._errors():
-            return self._execute_count(
-                "DELETE FROM login_failures WHERE scope = ? AND key = ?", (scope.value, key)
-            )
+            return sqlite_attempts.clear_failures(self._connection(), scope, key)
 
     def delete_login_failures_before(self, before: float) -> int:
         """Forget failures at or before `before`; returns how many."""
         with self._errors():
-            return self._execute_count("DELETE FROM login_failures WHERE failed_at <= ?", (before,))
+            return sqlite_attempts.delete_failures_before(self._connection(), before)
+
+    def claim_attempt(
+        self, counters: Sequence[AttemptCounter], attempted_at: float, since: float
+    ) -> int | None:
+        """Record one attempt against every counter, or none if any counter is full."""
+        with self._errors():
+            return sqlite_attempts.claim_attempt(self._connection(), counters, attempted_at, since)
+
+    def release_attempt(self, attempt_id: int) -> int:
+        """Delete the rows of one claimed attempt; returns how many."""
+        with self._errors():
+            return sqlite_attempts.release_attempt(self._connection(), attempt_id)
 
     # Internals.
 
