@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
 import psycopg_pool
 
+from barehttp.storage import postgres_attempts as attempts
 from barehttp.storage.base import (
+    AttemptCounter,
     FailureScope,
     Session,
     StorageError,
@@ -36,42 +36,16 @@ from barehttp.storage.base import (
 from barehttp.storage.dburl import redact, scrub
 from barehttp.storage.migrations import Migration, check_numbering
 from barehttp.storage.postgres_migrations import POSTGRES_MIGRATIONS, apply_postgres_migrations
+from barehttp.storage.postgres_pool import PoolSettings, connect_options, open_pool
 
 logger = logging.getLogger("barehttp.storage")
+T = TypeVar("T")
 
 _USER_COLUMNS = "id, username, email, password_hash, credits_used, credits_limit, created_at"
 _SESSION_COLUMNS = "token_hash, user_id, csrf_token, created_at, expires_at"
 # The server ended the session before running our statement (PostgreSQL appendix A,
 # class 57): admin_shutdown, crash_shutdown, cannot_connect_now. Safe to run it again.
 _NOT_EXECUTED_STATES = frozenset({"57P01", "57P02", "57P03"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolSettings:
-    """Bounds of one process's connection pool; each limit ends in StorageUnavailable (503)."""
-
-    # Every instance holds up to max_connections; all instances together must stay
-    # under the server's max_connections (PostgreSQL's default is 100).
-    min_connections: int = 1
-    max_connections: int = 10
-    acquire_timeout_s: float = 2.0  # wait for a free connection, then 503
-    connect_timeout_s: int = 3  # libpq connect_timeout: whole seconds, at least 2
-    statement_timeout_s: float = 5.0  # the server cancels a longer statement: 503
-    # A lost connection is re-made with backoff for this long; after that the next
-    # request starts afresh, so recovery after an outage takes at most about this.
-    reconnect_timeout_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.min_connections <= self.max_connections:
-            raise ValueError("min_connections must be from 0 to max_connections")
-        if self.max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
-        if self.connect_timeout_s < 2:  # libpq treats 1 as 2 and 0 as "wait forever"
-            raise ValueError("connect_timeout_s must be at least 2")
-        for name in ("acquire_timeout_s", "statement_timeout_s", "reconnect_timeout_s"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a finite number of seconds above 0")
 
 
 class PostgresStorage:
@@ -100,31 +74,12 @@ class PostgresStorage:
         self._label = redact(conninfo)
         self._settings = pool or PoolSettings()
         self._closed = False
-        statement_timeout_ms = int(self._settings.statement_timeout_s * 1000)
-        connect_kwargs: dict[str, Any] = {
-            "autocommit": True,
-            "connect_timeout": self._settings.connect_timeout_s,
-            "application_name": "barehttp",
-        }
-        with self._errors(), psycopg.connect(conninfo, **connect_kwargs) as connection:
+        with (
+            self._errors(),
+            psycopg.connect(conninfo, **connect_options(self._settings)) as connection,
+        ):
             apply_postgres_migrations(connection, migrations, self._label)
-
-        def configure(connection: psycopg.Connection[Any]) -> None:
-            connection.execute(f"SET statement_timeout = {statement_timeout_ms}".encode())
-
-        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
-            psycopg_pool.ConnectionPool(
-                conninfo,
-                min_size=self._settings.min_connections,
-                max_size=self._settings.max_connections,
-                timeout=self._settings.acquire_timeout_s,
-                reconnect_timeout=self._settings.reconnect_timeout_s,
-                kwargs=connect_kwargs,
-                configure=configure,
-                name="barehttp",
-                open=True,
-            )
-        )
+        self._pool = open_pool(conninfo, self._settings)
 
     # Lifecycle.
 
@@ -284,47 +239,64 @@ class PostgresStorage:
         """
         return self._run("DELETE FROM sessions WHERE expires_at <= %s", (now,))[1]
 
-    # Sign-in failures.
+    # Sign-in failures and claimed attempts.
 
     def record_login_failure(self, scope: FailureScope, key: str, failed_at: float) -> None:
         """Remember one failed sign-in counted against `key`."""
-        self._run(
-            "INSERT INTO login_failures (scope, key, failed_at) VALUES (%s, %s, %s)",
-            (scope.value, key, failed_at),
-        )
+        self._call(lambda connection: attempts.record_failure(connection, scope, key, failed_at))
 
     def recent_login_failures(
         self, scope: FailureScope, key: str, since: float, limit: int
     ) -> list[float]:
         """Times of failures against `key` later than `since`, newest first."""
-        rows, _ = self._run(
-            "SELECT failed_at FROM login_failures"
-            " WHERE scope = %s AND key = %s AND failed_at > %s"
-            " ORDER BY failed_at DESC LIMIT %s",
-            (scope.value, key, since, limit),
+        return self._call(
+            lambda connection: attempts.recent_failures(connection, scope, key, since, limit),
             idempotent=True,
         )
-        return [float(row[0]) for row in rows]
 
     def clear_login_failures(self, scope: FailureScope, key: str) -> int:
         """Forget every failure against `key`; returns how many."""
-        return self._run(
-            "DELETE FROM login_failures WHERE scope = %s AND key = %s", (scope.value, key)
-        )[1]
+        return self._call(lambda connection: attempts.clear_failures(connection, scope, key))
 
     def delete_login_failures_before(self, before: float) -> int:
         """Forget failures at or before `before`; returns how many."""
-        return self._run("DELETE FROM login_failures WHERE failed_at <= %s", (before,))[1]
+        return self._call(lambda connection: attempts.delete_failures_before(connection, before))
+
+    def claim_attempt(
+        self, counters: Sequence[AttemptCounter], attempted_at: float, since: float
+    ) -> int | None:
+        """Record one attempt against every counter, or none if any counter is full."""
+        if not counters:
+            raise ValueError("claim_attempt needs at least one counter")
+        return self._call(
+            lambda connection: attempts.claim_attempt(connection, counters, attempted_at, since)
+        )
+
+    def release_attempt(self, attempt_id: int) -> int:
+        """Delete the rows of one claimed attempt; returns how many."""
+        return self._call(lambda connection: attempts.release_attempt(connection, attempt_id))
 
     # Internals.
 
     def _run(
         self, sql: str, parameters: Sequence[object], *, idempotent: bool = False
     ) -> tuple[list[Any], int]:
-        """Run one statement on a pooled connection: (rows, rows changed).
+        """Run one statement on a pooled connection: (rows, rows changed)."""
+
+        def execute(connection: psycopg.Connection[Any]) -> tuple[list[Any], int]:
+            cursor = connection.execute(sql.encode(), parameters)
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return rows, cursor.rowcount
+
+        return self._call(execute, idempotent=idempotent)
+
+    def _call(
+        self, operation: Callable[[psycopg.Connection[Any]], T], *, idempotent: bool = False
+    ) -> T:
+        """Run `operation` on a pooled connection, translating driver errors.
 
         A connection found dead (the server restarted) empties the pool, and the
-        statement runs once more on a fresh connection when that cannot count it twice:
+        operation runs once more on a fresh connection when that cannot count it twice:
         it is `idempotent`, or the server said it ended the session before running it.
         """
         if self._closed:
@@ -332,9 +304,7 @@ class PostgresStorage:
         for attempt in (1, 2):
             with self._errors(), self._pool.connection() as connection:
                 try:
-                    cursor = connection.execute(sql.encode(), parameters)
-                    rows = cursor.fetchall() if cursor.description is not None else []
-                    return rows, cursor.rowcount
+                    return operation(connection)
                 except psycopg.OperationalError as error:
                     if not connection.broken:
                         raise

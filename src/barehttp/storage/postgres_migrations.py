@@ -54,6 +54,18 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX login_failures_by_time ON login_failures (failed_at)",
         ),
     ),
+    Migration(
+        2,
+        "attempts claimed before they are checked",
+        (
+            # Rows stored by claim_attempt carry the attempt's id, so a successful
+            # attempt can take back exactly its own rows.
+            "ALTER TABLE login_failures ADD COLUMN attempt_id BIGINT",
+            "CREATE INDEX login_failures_by_attempt ON login_failures (attempt_id)",
+            # A sequence, not MAX(attempt_id) + 1: ids of deleted rows are never reused.
+            "CREATE SEQUENCE attempt_ids",
+        ),
+    ),
 )
 
 
