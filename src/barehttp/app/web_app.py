@@ -11,6 +11,7 @@ from barehttp.app.clock import Clock, system_clock
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
+from barehttp.app.unavailable import StorageGuardedRouter, add_retry_after
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
 from barehttp.storage.base import Storage
@@ -51,7 +52,8 @@ def create_app(
     api = Api(accounts)
     static_root = Path(static_dir)
 
-    app = App(limits=limits)
+    router = StorageGuardedRouter(retry_after_s=settings.storage_retry_after_s)
+    app = App(limits=limits, router=router)
     app.add_route("GET", "/", pages.home)
     app.add_route("GET", "/faq", pages.faq)
     app.add_route("GET", "/docs", pages.docs)
@@ -81,4 +83,11 @@ def create_app(
 
     for status in (403, 500):
         app.error_handler(status)(pages.error_page)
+
+    @app.error_handler(503)
+    def unavailable(request: Request, error: HTTPError) -> Response:
+        if request.raw_path.startswith("/api/"):
+            return add_retry_after(api_error(503, "unavailable"), error)
+        return add_retry_after(pages.error_page(request, error), error)
+
     return app
