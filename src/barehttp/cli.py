@@ -455,6 +455,36 @@ def _open_existing_db(given: str | None) -> Storage | None:
         return None
 
 
+def run_db_copy(args: argparse.Namespace) -> int:
+    from barehttp.storage.base import StorageError
+    from barehttp.storage.dburl import redact
+    from barehttp.storage.transfer import copy_database
+
+    try:
+        report = copy_database(args.source, args.target, replace=args.force)
+    except (StorageError, ValueError) as error:
+        sys.stderr.write(f"barehttp: db copy: {error}\n")
+        return 1
+    sys.stdout.write(
+        f"copied {report.summary()} from {redact(args.source)} to {redact(args.target)}\n"
+    )
+    return 0
+
+
+def add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    database = commands.add_parser("db", help="move the accounts app's data between databases")
+    actions = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    copy = actions.add_parser(
+        "copy", help="copy accounts, quotas and sessions (SQLite <-> PostgreSQL, either way)"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
+    copy.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
+    copy.add_argument(
+        "--force", action="store_true", help="replace what the target holds (refused otherwise)"
+    )
+    copy.set_defaults(run=run_db_copy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="barehttp", description="An HTTP/1.1 server written from first principles."
@@ -541,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_limit_parser.add_argument("limit", metavar="N", help="the new credit limit")
     add_db_option(set_limit_parser)
     set_limit_parser.set_defaults(run=run_users_set_limit)
+    add_db_commands(commands)
     return parser
 
 

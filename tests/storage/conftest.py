@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from barehttp.storage.base import Storage
 from barehttp.storage.sqlite import SQLiteStorage
+
+if TYPE_CHECKING:
+    from barehttp.storage.postgres import PostgresStorage
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Backend:
     """One backend under test: `open()` gives a new handle on the same database."""
 
     name: str
-    open: Callable[[], Storage]
+    open: Callable[[], SQLiteStorage | PostgresStorage]
 
 
 @pytest.fixture
