@@ -69,10 +69,11 @@ class NginxBalancer:
         self.config.write_text(CONFIG.format(dir=self.root, servers=servers, port=port))
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *, prefix: Sequence[str] = ()) -> None:
+        """Start nginx and wait until it accepts; `prefix` may pin it (taskset)."""
         log = (self.root / "stderr.log").open("wb")
         self.process = subprocess.Popen(
-            [NGINX, "-c", str(self.config), "-p", str(self.root)],
+            [*prefix, NGINX, "-c", str(self.config), "-p", str(self.root)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -55,7 +56,13 @@ def free_port() -> int:
 class PostgresCluster:
     """One PostgreSQL server in its own directory, on 127.0.0.1 and a Unix socket."""
 
-    def __init__(self, *, tuned_for_tests: bool = True, max_connections: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        tuned_for_tests: bool = True,
+        max_connections: int = 200,
+        extra_settings: tuple[str, ...] = (),
+    ) -> None:
         self.bin_dir = find_bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="barehttp-pg-"))
         self.data_dir = self.root / "data"
@@ -67,6 +74,7 @@ class PostgresCluster:
         if tuned_for_tests:
             # Durability off: a throwaway cluster trades crash safety for speed.
             self._settings += ["-c fsync=off", "-c synchronous_commit=off"]
+        self._settings += [f"-c {setting}" for setting in extra_settings]
         self.socket_dir.mkdir()
         if self._as_postgres:
             entry = pwd.getpwnam(SUPERUSER)
@@ -76,8 +84,11 @@ class PostgresCluster:
 
     # Server lifecycle.
 
-    def start(self) -> None:
-        """Start the server on a free port (the same port again after a stop)."""
+    def start(self, *, prefix: Sequence[str] = ()) -> None:
+        """Start the server on a free port (the same port again after a stop).
+
+        `prefix` runs before pg_ctl, e.g. ("taskset", "-c", "0") to pin the server.
+        """
         for attempt in range(START_ATTEMPTS):
             if not self.port or attempt:
                 self.port = free_port()
@@ -95,6 +106,7 @@ class PostgresCluster:
                     *("-o", options, "-w", "-t", "60", "start"),
                 ],
                 check=False,
+                prefix=prefix,
             )
             if result.returncode == 0:
                 return
@@ -153,10 +165,13 @@ class PostgresCluster:
         )
         password_file.unlink()
 
-    def _run(self, command: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, command: list[str], *, check: bool = True, prefix: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
         argv = [str(self.bin_dir / command[0]), *command[1:]]
         if self._as_postgres:
             argv = ["runuser", "-u", SUPERUSER, "--", *argv]
+        argv = [*prefix, *argv]
         result = subprocess.run(
             argv, capture_output=True, text=True, timeout=120, check=False, cwd=self.root
         )
