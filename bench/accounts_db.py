@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 from tests.nginx import NginxBalancer  # noqa: E402
 from tests.pgcluster import PostgresCluster, free_port  # noqa: E402
 
+from harness import tree_cpu_seconds  # noqa: E402
+
 BAREHTTP = Path(sys.executable).parent / "barehttp"
 SERVER_CPU, LOAD_CPU = "0", "1"
 CONNECTIONS = 50
@@ -58,6 +60,7 @@ class Result:
     requests_per_s: float
     p99_ms: float
     non_2xx: int
+    cpu_ms_per_request: float  # app + PostgreSQL + nginx, from /proc: the cost, load aside
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -75,7 +78,8 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float
 
 
 @contextlib.contextmanager
-def app_instance(db: str, log: Path) -> Iterator[int]:
+def app_instance(db: str, log: Path) -> Iterator[tuple[int, int]]:
+    """An app process pinned to the server CPU: (port, pid)."""
     port = free_port()
     argv = ["taskset", "-c", SERVER_CPU, str(BAREHTTP), "app", "--port", str(port)]
     argv += ["--db", db, "--no-access-log", "--threads", str(THREADS)]
@@ -84,7 +88,7 @@ def app_instance(db: str, log: Path) -> Iterator[int]:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stream, stderr=stream)
     try:
         wait_listening(port, process)
-        yield port
+        yield port, process.pid  # taskset execs: the pid is the app's
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -125,7 +129,9 @@ def sign_up(port: int, username: str) -> str:
     raise RuntimeError(f"sign-up failed: {response.status}")
 
 
-def run_wrk(port: int, token: str, duration_s: float, script_dir: Path) -> tuple[float, float, int]:
+def run_wrk(
+    port: int, token: str, duration_s: float, script_dir: Path
+) -> tuple[int, float, float, int]:
     script = script_dir / "spend.lua"
     script.write_text(WRK_SCRIPT % token)
     argv = ["taskset", "-c", LOAD_CPU, "wrk", "-t", "1", "-c", str(CONNECTIONS)]
@@ -138,19 +144,32 @@ def run_wrk(port: int, token: str, duration_s: float, script_dir: Path) -> tuple
         check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     assert p99_text is not None, output
     p99_ms = float(p99_text.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_text.group(2)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return rate, p99_ms, int(non_2xx.group(1)) if non_2xx else 0
+    return count, rate, p99_ms, int(non_2xx.group(1)) if non_2xx else 0
 
 
-def measure(name: str, port: int, token: str, args: argparse.Namespace, work: Path) -> Result:
+def server_cpu_s(roots: list[int]) -> float:
+    return sum(tree_cpu_seconds(pid) for pid in roots)
+
+
+def measure(
+    name: str, port: int, token: str, roots: list[int], args: argparse.Namespace, work: Path
+) -> Result:
+    """Warm up, then one measured wrk run; `roots` are the server side's process trees."""
     if args.warmup > 0:
         run_wrk(port, token, args.warmup, work)
-    rate, p99_ms, non_2xx = run_wrk(port, token, args.duration, work)
-    result = Result(name, rate, p99_ms, non_2xx)
-    print(f"  {name:<24} {rate:>9.0f} req/s   p99 {p99_ms:>7.1f} ms   non-2xx {non_2xx}")
+    before = server_cpu_s(roots)
+    count, rate, p99_ms, non_2xx = run_wrk(port, token, args.duration, work)
+    cpu_ms = (server_cpu_s(roots) - before) * 1000 / max(1, count)
+    result = Result(name, rate, p99_ms, non_2xx, cpu_ms)
+    print(
+        f"  {name:<24} {rate:>9.0f} req/s   p99 {p99_ms:>7.1f} ms   "
+        f"CPU {cpu_ms:.3f} ms/request   non-2xx {non_2xx}"
+    )
     return result
 
 
@@ -158,18 +177,24 @@ def one_round(args: argparse.Namespace, cluster: PostgresCluster, work: Path) ->
     """Each configuration once, each on a fresh database."""
     results: list[Result] = []
     work = Path(tempfile.mkdtemp(dir=work))
-    with app_instance(str(work / "bench.db"), work / "sqlite.log") as port:
+    with app_instance(str(work / "bench.db"), work / "sqlite.log") as (port, pid):
         token = sign_up(port, "bench_sqlite")
-        results.append(measure("sqlite, 1 instance", port, token, args, work))
+        results.append(measure("sqlite, 1 instance", port, token, [pid], args, work))
     url = cluster.socket_url(cluster.create_database())
-    with app_instance(url, work / "pg.log") as port:
+    postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    with app_instance(url, work / "pg.log") as (port, pid):
         token = sign_up(port, "bench_pg")
-        results.append(measure("postgresql, 1 instance", port, token, args, work))
-        with app_instance(url, work / "pg2.log") as second:
+        roots = [pid, postmaster]
+        results.append(measure("postgresql, 1 instance", port, token, roots, args, work))
+        with app_instance(url, work / "pg2.log") as (second, second_pid):
             balancer = NginxBalancer(free_port(), [port, second])
             balancer.start(prefix=["taskset", "-c", SERVER_CPU])
+            assert balancer.process is not None
+            roots = [pid, second_pid, postmaster, balancer.process.pid]
             try:
-                results.append(measure("postgresql, 2 + nginx", balancer.port, token, args, work))
+                results.append(
+                    measure("postgresql, 2 + nginx", balancer.port, token, roots, args, work)
+                )
             finally:
                 balancer.stop()
     return results
@@ -194,16 +219,21 @@ def main() -> int:
                 everything += one_round(args, cluster, Path(directory))
     finally:
         cluster.remove()
-    print("\nbest of rounds (req/s, p99 ms):")
+    print("\nbest of rounds (req/s, p99 ms, server CPU ms per request):")
     best: dict[str, Result] = {}
     for result in everything:
         if result.name not in best or result.requests_per_s > best[result.name].requests_per_s:
             best[result.name] = result
     for result in best.values():
-        print(f"  {result.name:<24} {result.requests_per_s:>9.0f}   {result.p99_ms:>7.1f}")
+        print(
+            f"  {result.name:<24} {result.requests_per_s:>9.0f}   {result.p99_ms:>7.1f}"
+            f"   {result.cpu_ms_per_request:.3f}"
+        )
     sqlite, pg, pair = (best[name] for name in list(best))
     print(f"postgresql/sqlite req/s: {pg.requests_per_s / sqlite.requests_per_s:.2f}x")
-    print(f"cost per request, postgresql/sqlite: {sqlite.requests_per_s / pg.requests_per_s:.2f}x")
+    print(f"throughput cost, postgresql/sqlite: {sqlite.requests_per_s / pg.requests_per_s:.2f}x")
+    cpu_ratio = pg.cpu_ms_per_request / sqlite.cpu_ms_per_request
+    print(f"CPU per request, postgresql/sqlite: {cpu_ratio:.2f}x")
     scale = pair.requests_per_s / pg.requests_per_s
     print(f"2 instances + nginx / 1 instance (postgresql): {scale:.2f}x")
     print(json.dumps({result.name: vars(result) for result in best.values()}))
