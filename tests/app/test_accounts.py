@@ -16,6 +16,7 @@ from barehttp.app.accounts import (
     Accounts,
     SignUpRejected,
     TooManyAttempts,
+    TooManySignUps,
     WrongCredentials,
     make_accounts,
 )
@@ -32,7 +33,7 @@ ADDRESS = "192.0.2.10"
 
 @pytest.fixture
 def alice(accounts: Accounts) -> User:
-    return accounts.sign_up("Alice", "alice@example.com", PASSWORD_OK)
+    return accounts.sign_up("Alice", "alice@example.com", PASSWORD_OK, ADDRESS)
 
 
 @pytest.fixture
@@ -69,18 +70,20 @@ def test_sign_up_stores_user_with_default_limit_and_hash(
 
 def test_default_limit_is_configurable(storage: SQLiteStorage, clock: FakeClock) -> None:
     settings = AccountSettings(scrypt=ScryptParams(n=2, r=1, p=1), default_credits_limit=7)
-    user = make_accounts(storage, settings, clock=clock).sign_up("bob", "b@example.com", "pw!12345")
+    user = make_accounts(storage, settings, clock=clock).sign_up(
+        "bob", "b@example.com", "pw!12345", ADDRESS
+    )
     assert user.credits_limit == 7
 
 
 def test_sign_up_strips_surrounding_spaces(accounts: Accounts) -> None:
-    user = accounts.sign_up("  bob ", " bob@example.com ", PASSWORD_OK)
+    user = accounts.sign_up("  bob ", " bob@example.com ", PASSWORD_OK, ADDRESS)
     assert (user.username, user.email) == ("bob", "bob@example.com")
 
 
 def test_sign_up_reports_every_broken_field(accounts: Accounts, storage: SQLiteStorage) -> None:
     with pytest.raises(SignUpRejected) as caught:
-        accounts.sign_up("a", "not-an-email", "short")
+        accounts.sign_up("a", "not-an-email", "short", ADDRESS)
     errors = caught.value.validation.errors
     assert set(errors) == {USERNAME, EMAIL, PASSWORD}
     assert storage.list_users() == []
@@ -88,7 +91,7 @@ def test_sign_up_reports_every_broken_field(accounts: Accounts, storage: SQLiteS
 
 def test_sign_up_taken_username_ignoring_case(accounts: Accounts, alice: User) -> None:
     with pytest.raises(SignUpRejected) as caught:
-        accounts.sign_up("ALICE", "other@example.com", PASSWORD_OK)
+        accounts.sign_up("ALICE", "other@example.com", PASSWORD_OK, ADDRESS)
     assert caught.value.validation.messages(USERNAME) == ("That username is already taken.",)
     assert caught.value.validation.messages(EMAIL) == ()
 
@@ -137,7 +140,7 @@ def test_sign_in_hashes_once_known_or_not(
 def test_unknown_user_takes_as_long_as_known(db_path: Path, clock: FakeClock) -> None:
     storage = SQLiteStorage(db_path)
     accounts = make_accounts(storage, AccountSettings(max_failed_sign_ins=100), clock=clock)
-    accounts.sign_up("alice", "a@example.com", PASSWORD_OK)  # default, full-cost scrypt
+    accounts.sign_up("alice", "a@example.com", PASSWORD_OK, ADDRESS)  # default, full-cost scrypt
 
     def median_s(username: str) -> float:
         durations = []
@@ -184,10 +187,29 @@ def test_five_failures_lock_even_the_right_password(
             accounts.sign_in("alice", "wrong!pw1", ADDRESS)
     scrypt_calls.clear()
     with pytest.raises(TooManyAttempts) as caught:
-        accounts.sign_in("alice", PASSWORD_OK, "198.51.100.7")
+        accounts.sign_in("alice", PASSWORD_OK, ADDRESS)
     assert caught.value.retry_after_s == 60
     assert "60" in str(caught.value)
     assert scrypt_calls == []  # refused before any hashing: lockout is cheap
+
+
+def test_one_attackers_failures_do_not_lock_the_victim_elsewhere(
+    accounts: Accounts, alice: User
+) -> None:
+    for _ in range(5):
+        with pytest.raises(WrongCredentials):
+            accounts.sign_in("alice", "wrong!pw1", ADDRESS)
+    assert accounts.sign_in("alice", PASSWORD_OK, "198.51.100.7").user.id == alice.id
+
+
+def test_many_addresses_lock_the_username_everywhere(
+    accounts: Accounts, alice: User, settings: AccountSettings
+) -> None:
+    for attempt in range(settings.max_failed_sign_ins_per_username):
+        with pytest.raises(WrongCredentials):
+            accounts.sign_in("alice", "wrong!pw1", f"198.51.{attempt // 4}.{attempt}")
+    with pytest.raises(TooManyAttempts):
+        accounts.sign_in("alice", PASSWORD_OK, "203.0.113.1")
 
 
 def test_lockout_ends_after_window(accounts: Accounts, alice: User, clock: FakeClock) -> None:
@@ -198,23 +220,76 @@ def test_lockout_ends_after_window(accounts: Accounts, alice: User, clock: FakeC
     assert accounts.sign_in("alice", PASSWORD_OK, ADDRESS).user.id == alice.id
 
 
-def test_failures_against_unknown_users_lock_the_address(accounts: Accounts) -> None:
-    for number in range(5):
+def test_failures_against_unknown_users_lock_the_address(
+    accounts: Accounts, settings: AccountSettings
+) -> None:
+    for number in range(settings.max_failed_sign_ins_per_address):
         with pytest.raises(WrongCredentials):
             accounts.sign_in(f"nobody{number}", "wrong!pw1", ADDRESS)
     with pytest.raises(TooManyAttempts):
         accounts.sign_in("someone", "wrong!pw1", ADDRESS)
 
 
-def test_success_resets_username_failures(accounts: Accounts, alice: User) -> None:
-    for attempt in range(4):
+def test_success_resets_this_clients_failures(accounts: Accounts, alice: User) -> None:
+    for _ in range(4):
         with pytest.raises(WrongCredentials):
-            accounts.sign_in("alice", "wrong!pw1", f"198.51.100.{attempt}")
+            accounts.sign_in("alice", "wrong!pw1", ADDRESS)
     accounts.sign_in("alice", PASSWORD_OK, ADDRESS)
-    for attempt in range(4):
+    for _ in range(4):
         with pytest.raises(WrongCredentials):
-            accounts.sign_in("alice", "wrong!pw1", f"203.0.113.{attempt}")
+            accounts.sign_in("alice", "wrong!pw1", ADDRESS)
     assert accounts.sign_in("alice", PASSWORD_OK, ADDRESS).user.id == alice.id
+
+
+def test_successes_are_not_counted_as_failures(accounts: Accounts, alice: User) -> None:
+    for _ in range(12):
+        assert accounts.sign_in("alice", PASSWORD_OK, ADDRESS).user.id == alice.id
+
+
+# Sign-up throttle.
+
+
+def test_sign_ups_from_one_address_are_throttled(
+    accounts: Accounts, settings: AccountSettings, scrypt_calls: list[bytes]
+) -> None:
+    for number in range(settings.max_sign_ups_per_address):
+        accounts.sign_up(f"user{number}", "u@example.com", PASSWORD_OK, ADDRESS)
+    scrypt_calls.clear()
+    with pytest.raises(TooManySignUps) as caught:
+        accounts.sign_up("onemore", "u@example.com", PASSWORD_OK, ADDRESS)
+    assert caught.value.retry_after_s == int(settings.sign_up_window_s)
+    assert scrypt_calls == []  # refused before hashing
+    accounts.sign_up("elsewhere", "u@example.com", PASSWORD_OK, "198.51.100.7")
+
+
+def test_sign_up_throttle_ends_after_its_window(
+    accounts: Accounts, settings: AccountSettings, clock: FakeClock
+) -> None:
+    for number in range(settings.max_sign_ups_per_address):
+        accounts.sign_up(f"user{number}", "u@example.com", PASSWORD_OK, ADDRESS)
+    clock.advance(settings.sign_up_window_s)
+    accounts.sign_up("later", "u@example.com", PASSWORD_OK, ADDRESS)
+
+
+def test_sign_in_failures_do_not_expire_sign_up_counts(
+    accounts: Accounts, settings: AccountSettings, clock: FakeClock
+) -> None:
+    for number in range(settings.max_sign_ups_per_address):
+        accounts.sign_up(f"user{number}", "u@example.com", PASSWORD_OK, ADDRESS)
+    clock.advance(settings.failure_window_s * 2)  # past the sign-in window only
+    with pytest.raises(WrongCredentials):
+        accounts.sign_in("user0", "wrong!pw1", ADDRESS)  # cleans up expired rows
+    with pytest.raises(TooManySignUps):
+        accounts.sign_up("onemore", "u@example.com", PASSWORD_OK, ADDRESS)
+
+
+def test_taken_username_costs_no_hash(
+    accounts: Accounts, alice: User, scrypt_calls: list[bytes]
+) -> None:
+    scrypt_calls.clear()
+    with pytest.raises(SignUpRejected):
+        accounts.sign_up("ALICE", "other@example.com", PASSWORD_OK, "198.51.100.7")
+    assert scrypt_calls == []
 
 
 # Rehash.
@@ -224,7 +299,7 @@ def test_sign_in_upgrades_hash_made_with_old_parameters(
     storage: SQLiteStorage, clock: FakeClock
 ) -> None:
     old = make_accounts(storage, AccountSettings(scrypt=ScryptParams(n=2, r=1, p=1)), clock=clock)
-    old.sign_up("alice", "a@example.com", PASSWORD_OK)
+    old.sign_up("alice", "a@example.com", PASSWORD_OK, ADDRESS)
     new = make_accounts(storage, AccountSettings(scrypt=ScryptParams(n=4, r=1, p=1)), clock=clock)
     new.sign_in("alice", PASSWORD_OK, ADDRESS)
     stored = storage.find_user("alice")

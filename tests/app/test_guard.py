@@ -93,6 +93,7 @@ def test_session_cookie_attributes(is_tls: bool) -> None:
     field = response.get_header("set-cookie")
     assert field is not None
     parts = field.split("; ")
-    assert parts[0] == "session=" + "ab" * 32
+    assert parts[0] == ("__Host-session=" if is_tls else "session=") + "ab" * 32
     assert {"HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=3600"} <= set(parts)
     assert ("Secure" in parts) is is_tls
+    assert not any(part.startswith("Domain=") for part in parts)  # __Host- forbids it

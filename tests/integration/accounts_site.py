@@ -25,7 +25,7 @@ FAST_SETTINGS = AccountSettings(scrypt=ScryptParams(n=2, r=1, p=1), default_cred
 PASSWORD = "s3cret!pw"
 TIMEOUT_S = 10.0
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
-_SESSION_COOKIE = re.compile(r"^session=([0-9a-f]{64});")
+_SESSION_COOKIE = re.compile(r"^(?:__Host-)?session=([0-9a-f]{64});")
 
 
 @dataclass

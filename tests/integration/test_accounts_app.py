@@ -257,18 +257,31 @@ def assert_locked(answer: httpx.Response) -> None:
     assert not any(f.startswith("session=") for f in answer.headers.get_list("set-cookie"))
 
 
+def test_lockout_per_client_leaves_the_victim_in(site: Site, client: httpx.Client) -> None:
+    sign_up(client, "fay")
+    failed_sign_ins(site, ["fay"] * 5, "127.0.0.10")
+    with new_client(site, local_address="127.0.0.10") as attacker:
+        assert_locked(sign_in(attacker, "fay"))  # even the right password
+        assert_locked(sign_in(attacker, "FAY"))
+    with new_client(site, local_address="127.0.0.11") as victim:
+        assert sign_in(victim, "fay").status_code == 303
+
+
 def test_lockout_per_username_from_many_addresses(site: Site, client: httpx.Client) -> None:
     sign_up(client, "frank")
-    for index in range(5):  # each from its own address: only the username count adds up
-        failed_sign_ins(site, ["frank"], f"127.0.0.{10 + index}")
-    with new_client(site, local_address="127.0.0.20") as fresh:
+    # Each address stays under its own bound: only the username count adds up.
+    per_username = FAST_SETTINGS.max_failed_sign_ins_per_username
+    for index in range(per_username // 2):
+        failed_sign_ins(site, ["frank"] * 2, f"127.0.1.{10 + index}")
+    with new_client(site, local_address="127.0.2.20") as fresh:
         assert_locked(sign_in(fresh, "frank"))  # even the right password
         assert_locked(sign_in(fresh, "FRANK"))
 
 
 def test_lockout_per_address_across_usernames(site: Site, client: httpx.Client) -> None:
     sign_up(client, "grace")
-    failed_sign_ins(site, [f"user{index}" for index in range(5)], "127.0.0.30")
+    per_address = FAST_SETTINGS.max_failed_sign_ins_per_address
+    failed_sign_ins(site, [f"user{index}" for index in range(per_address)], "127.0.0.30")
     with new_client(site, local_address="127.0.0.30") as same_address:
         assert_locked(sign_in(same_address, "grace"))
     with new_client(site, local_address="127.0.0.31") as other_address:
@@ -433,9 +446,10 @@ def test_api_without_session_is_401(client: httpx.Client) -> None:
 
 def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) -> None:
     slow_result: list[httpx.Response] = []
+    token = session_cookie_in(sign_up(client, "sloane"))
 
     def call_slow() -> None:
-        with new_client(site) as other:
+        with new_client(site, cookies={"session": token}) as other:
             slow_result.append(other.get("/api/slow", params={"seconds": "2"}))
 
     started = time.monotonic()
@@ -454,6 +468,7 @@ def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) 
 
 @pytest.mark.parametrize("value", ["abc", "", "-1", "nan", "inf"])
 def test_slow_rejects_bad_seconds(client: httpx.Client, value: str) -> None:
+    sign_up(client, "sid")
     answer = client.get("/api/slow", params={"seconds": value})
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_seconds"
@@ -462,6 +477,7 @@ def test_slow_rejects_bad_seconds(client: httpx.Client, value: str) -> None:
 def test_slow_is_capped_at_ten_seconds(
     client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sign_up(client, "sly")
     slept: list[float] = []
     monkeypatch.setattr(api_module.time, "sleep", slept.append)
     assert client.get("/api/slow", params={"seconds": "3600"}).json() == {

@@ -87,8 +87,8 @@ def db_with_users(tmp_path: Path) -> Path:
     db = tmp_path / "users.db"
     with SQLiteStorage(db) as storage:
         accounts = make_accounts(storage, FAST_SETTINGS)
-        accounts.sign_up("Alice", "alice@example.com", PASSWORD)
-        bob = accounts.sign_up("bob", "bob@example.com", PASSWORD)
+        accounts.sign_up("Alice", "alice@example.com", PASSWORD, "192.0.2.1")
+        bob = accounts.sign_up("bob", "bob@example.com", PASSWORD, "192.0.2.1")
         accounts.quota.spend(bob.id, 7)
     return db
 

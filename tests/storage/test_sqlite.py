@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -113,3 +115,28 @@ def test_spend_does_not_leave_write_lock_held(sqlite_storage: SQLiteStorage, db_
         raw.execute("ROLLBACK")
     finally:
         raw.close()
+
+
+def test_database_and_wal_files_are_owner_only(db_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask, which would leave them 0644
+    try:
+        storage = SQLiteStorage(db_path)
+        add_user(storage)  # a write: the -wal and -shm files exist now
+        names = [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")]
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in names}
+        storage.close()
+    finally:
+        os.umask(previous)
+    assert modes == {path.name: 0o600 for path in names}
+
+
+def test_existing_database_keeps_its_mode(db_path: Path) -> None:
+    SQLiteStorage(db_path).close()
+    db_path.chmod(0o640)  # the operator's choice, e.g. a group for backups
+    SQLiteStorage(db_path).close()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o640
+
+
+def test_unwritable_directory_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot open"):
+        SQLiteStorage(tmp_path / "missing" / "app.db")

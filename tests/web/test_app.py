@@ -268,3 +268,20 @@ def test_run_passes_limits_and_options_to_serve(monkeypatch: pytest.MonkeyPatch)
             "on_shutdown": hooks,
         }
     ]
+
+
+def test_before_send_hooks_see_every_response(app: App) -> None:
+    seen: list[int] = []
+
+    @app.before_send
+    def stamp(request: Request, response: Response) -> None:
+        seen.append(response.status)
+        response.headers.append(("X-Stamp", request.method))
+
+    ok, missing, crashed = (
+        call(app, "GET", "/"),
+        call(app, "GET", "/missing"),
+        call(app, "GET", "/crash"),
+    )
+    assert seen == [200, 404, 500]
+    assert [exchange.header("x-stamp") for exchange in (ok, missing, crashed)] == ["GET"] * 3

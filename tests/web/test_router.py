@@ -313,3 +313,36 @@ def test_nested_mount_prefix_redirects(router: Router) -> None:
     response = answer(router, "GET", "/static/images")
     assert response.get_header("location") == "/static/images/"
     assert answer(router, "GET", "/static").get_header("location") == "/static/"
+
+
+# An encoded slash is data inside one segment, never a separator (RFC 3986 §2.2).
+
+
+def routed(router: Router, target: str) -> str:
+    """The text of the handler that answers GET ``target``."""
+    return router(make_request("GET", target)).body.decode()
+
+
+@pytest.mark.parametrize(
+    "target", ["/users%2Fme", "/users%2fme", "/static%2Fsite.css", "%2Fusers"], ids=str
+)
+def test_encoded_slash_does_not_reach_a_literal_route(router: Router, target: str) -> None:
+    with pytest.raises(NotFound):
+        router(make_request("GET", target))
+
+
+def test_encoded_slash_stays_inside_a_parameter(router: Router) -> None:
+    request = make_request("GET", "/users/a%2Fb")
+    assert router(request).body.decode() == "user"
+    assert request.params == {"user_id": "a/b"}
+
+
+def test_encoded_slash_in_a_path_parameter_is_given_back_decoded(router: Router) -> None:
+    request = make_request("GET", "/files/dir/a%2Fb.txt")
+    assert router(request).body.decode() == "file"
+    assert request.params == {"name": "dir/a/b.txt"}
+
+
+def test_plain_and_other_escapes_still_route(router: Router) -> None:
+    assert routed(router, "/users/%6De") == "me"  # "%6D" is "m", a plain character
+    assert routed(router, "/%75sers/me") == "me"

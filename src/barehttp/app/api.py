@@ -10,6 +10,7 @@ never approves, so a forged form or ``fetch`` cannot spend anyone's credits; the
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 from barehttp.app.accounts import Accounts
@@ -22,6 +23,7 @@ from barehttp.web.request import Request
 from barehttp.web.response import JSONResponse, Response
 
 MAX_SLOW_SECONDS = 10.0  # /api/slow never holds a worker longer than this
+MAX_SLOW_REQUESTS = 4  # /api/slow calls sleeping at once per process; 503 beyond
 DEFAULT_COST = 1
 _HEADERS = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 
@@ -34,9 +36,20 @@ def api_error(status: int, error: str, **details: JSONInput) -> JSONResponse:
 class Api:
     """The ``/api/`` handlers; each public method is a ``(Request) -> Response`` handler."""
 
-    def __init__(self, accounts: Accounts, *, max_slow_s: float = MAX_SLOW_SECONDS) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        *,
+        max_slow_s: float = MAX_SLOW_SECONDS,
+        max_slow_requests: int = MAX_SLOW_REQUESTS,
+    ) -> None:
+        if max_slow_requests < 1:
+            raise ValueError("max_slow_requests must be >= 1")
         self.accounts = accounts
         self.max_slow_s = max_slow_s
+        # Each sleeping call holds a handler thread: without a bound, 64 anonymous
+        # calls would put every thread of the server to sleep.
+        self._slow_slots = threading.BoundedSemaphore(max_slow_requests)
 
     def spend(self, request: Request) -> Response:
         """``POST /api/requests``: spend ``cost`` credits (default 1), all or nothing."""
@@ -69,7 +82,12 @@ class Api:
         return _usage_response(self.accounts.quota.usage(viewer.user.id))
 
     def slow(self, request: Request) -> Response:
-        """``GET /api/slow?seconds=n``: sleep n seconds (capped), then answer."""
+        """``GET /api/slow?seconds=n``: sleep n seconds (capped), then answer.
+
+        Signed-in users only (401), and at most `max_slow_requests` at once (503).
+        """
+        if current_viewer(self.accounts, request) is None:
+            return api_error(401, "not_signed_in")
         values = request.query.get("seconds", ["1"])
         try:
             seconds = float(values[0])
@@ -78,7 +96,15 @@ class Api:
         if not math.isfinite(seconds) or seconds < 0:
             return api_error(400, "invalid_seconds", message="seconds must be 0 or more")
         seconds = min(seconds, self.max_slow_s)
-        time.sleep(seconds)  # holds one worker thread; the others keep answering
+        if not self._slow_slots.acquire(blocking=False):
+            busy = api_error(503, "too_many_slow_requests")
+            # RFC 9110 §10.2.3: a slot frees up within one capped sleep at most.
+            busy.headers.append(("Retry-After", str(max(1, math.ceil(self.max_slow_s)))))
+            return busy
+        try:
+            time.sleep(seconds)  # holds one worker thread; the others keep answering
+        finally:
+            self._slow_slots.release()
         return JSONResponse({"ok": True, "slept": seconds}, 200, list(_HEADERS))
 
 

@@ -27,6 +27,10 @@ from barehttp.web.response import Response
 
 SESSION_COOKIE = "session"
 CSRF_COOKIE = "csrf"  # the visitor's double-submit token
+# Over TLS both names get this prefix (RFC 6265bis §4.1.3.2): browsers accept such a
+# cookie only with Secure, Path=/ and no Domain, so neither a sibling subdomain nor a
+# man in the middle on plain HTTP can plant one (session fixation, CSRF token forcing).
+HOST_PREFIX = "__Host-"
 CSRF_FIELD = "csrf_token"  # the hidden form field carrying either token
 # token_urlsafe output: the only shape accepted back from the cookie, so a hostile
 # cookie value can never reach the page (it is echoed into the hidden field).
@@ -40,9 +44,18 @@ class Forbidden(HTTPError):
     reason = "Forbidden"
 
 
+def cookie_name(request: Request, name: str) -> str:
+    """`name` over plain HTTP; `__Host-name` over TLS, and only that is read back."""
+    return HOST_PREFIX + name if request.is_tls else name
+
+
 def session_token(request: Request) -> str | None:
     """The session cookie's value, if any (validity is the session manager's job)."""
-    return request.cookies.get(SESSION_COOKIE) or None
+    return request.cookies.get(cookie_name(request, SESSION_COOKIE)) or None
+
+
+def has_session_cookie(request: Request) -> bool:
+    return cookie_name(request, SESSION_COOKIE) in request.cookies
 
 
 def current_viewer(accounts: Accounts, request: Request) -> CurrentUser | None:
@@ -54,7 +67,7 @@ def current_viewer(accounts: Accounts, request: Request) -> CurrentUser | None:
 def set_session_cookie(response: Response, request: Request, token: str, max_age_s: int) -> None:
     """Hand the browser its session token: unreadable to scripts, not sent cross-site."""
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(request, SESSION_COOKIE),
         token,
         max_age=max_age_s,
         path="/",
@@ -65,12 +78,12 @@ def set_session_cookie(response: Response, request: Request, token: str, max_age
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=request.is_tls)
+    response.delete_cookie(cookie_name(request, SESSION_COOKIE), path="/", secure=request.is_tls)
 
 
 def visitor_csrf_token(request: Request) -> tuple[str, bool]:
     """The visitor's double-submit token and whether it is new (then set the cookie)."""
-    existing = request.cookies.get(CSRF_COOKIE, "")
+    existing = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     if _CSRF_TOKEN.fullmatch(existing):
         return existing, False
     return secrets.token_urlsafe(CSRF_TOKEN_BYTES), True
@@ -79,7 +92,12 @@ def visitor_csrf_token(request: Request) -> tuple[str, bool]:
 def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
     # No Max-Age: it lives as long as the browser session; the form is filled in well before.
     response.set_cookie(
-        CSRF_COOKIE, token, path="/", secure=request.is_tls, httponly=True, samesite="Lax"
+        cookie_name(request, CSRF_COOKIE),
+        token,
+        path="/",
+        secure=request.is_tls,
+        httponly=True,
+        samesite="Lax",
     )
 
 
@@ -89,7 +107,7 @@ def check_visitor_csrf(request: Request, form: MultiDict) -> None:
     Raises:
         Forbidden: either is missing, malformed, or they differ.
     """
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     submitted = form.get(CSRF_FIELD, "")
     if not _CSRF_TOKEN.fullmatch(cookie) or not tokens_equal(cookie, submitted):
         raise Forbidden("this form has expired or was not sent from this site; reload the page")
@@ -103,6 +121,16 @@ def check_session_csrf(session: Session, form: MultiDict) -> None:
     """
     if not check_csrf(session, form.get(CSRF_FIELD, "")):
         raise Forbidden("this form has expired or was not sent from this site; reload the page")
+
+
+def add_strict_transport_security(request: Request, response: Response, max_age_s: int) -> None:
+    """Over TLS, tell the browser to use HTTPS only for this host (RFC 6797 §6.1).
+
+    Browsers ignore the field on plain HTTP (§8.1), so it is sent over TLS only.
+    No includeSubDomains: other hosts under this name are not ours to decide.
+    """
+    if request.is_tls and response.get_header("strict-transport-security") is None:
+        response.headers.append(("Strict-Transport-Security", f"max-age={max_age_s}"))
 
 
 def check_same_origin(request: Request) -> None:

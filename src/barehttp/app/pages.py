@@ -10,21 +10,23 @@ from barehttp.app.accounts import (
     CurrentUser,
     SignUpRejected,
     TooManyAttempts,
+    TooManySignUps,
     WrongCredentials,
 )
 from barehttp.app.guard import (
     CSRF_FIELD,
-    SESSION_COOKIE,
     check_same_origin,
     check_session_csrf,
     check_visitor_csrf,
     clear_session_cookie,
     current_viewer,
+    has_session_cookie,
     session_token,
     set_csrf_cookie,
     set_session_cookie,
     visitor_csrf_token,
 )
+from barehttp.app.hashing_pool import HashingBusy
 from barehttp.app.quota import QuotaExceeded
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import Markup, Templates, join
@@ -96,19 +98,35 @@ class Pages:
         check_visitor_csrf(request, form)
         values = {USERNAME: form.get(USERNAME, ""), EMAIL: form.get(EMAIL, "")}
         try:
-            user = self.accounts.sign_up(values[USERNAME], values[EMAIL], form.get(PASSWORD, ""))
+            user = self.accounts.sign_up(
+                values[USERNAME], values[EMAIL], form.get(PASSWORD, ""), request.client_address[0]
+            )
         except SignUpRejected as rejected:
             return self._sign_up_page(request, values, rejected.validation, UNPROCESSABLE)
+        except (TooManySignUps, HashingBusy) as error:
+            status = 429 if isinstance(error, TooManySignUps) else 503
+            response = self._sign_up_page(
+                request, values, ValidationResult({}), status, message=str(error)
+            )
+            response.headers.append(("Retry-After", str(error.retry_after_s)))  # RFC 9110 §10.2.3
+            return response
         # The new account is signed in at once: a fresh session, no second password check.
         new_session = self.accounts.sessions.create(user.id)
         return self._signed_in_redirect(request, new_session.token)
 
     def _sign_up_page(
-        self, request: Request, values: Mapping[str, str], validation: ValidationResult, status: int
+        self,
+        request: Request,
+        values: Mapping[str, str],
+        validation: ValidationResult,
+        status: int,
+        *,
+        message: str = "",
     ) -> Response:
         token, is_new = visitor_csrf_token(request)
         content = self.templates.render(
             "signup",
+            message=self.templates.render("form_error", message=message) if message else Markup(""),
             csrf_field=CSRF_FIELD,
             csrf_token=token,
             username=values.get(USERNAME, ""),
@@ -148,8 +166,9 @@ class Pages:
             signed_in = self.accounts.sign_in(
                 username, form.get(PASSWORD, ""), request.client_address[0]
             )
-        except TooManyAttempts as error:
-            response = self._sign_in_page(request, username, str(error), 429)
+        except (TooManyAttempts, HashingBusy) as error:
+            status = 429 if isinstance(error, TooManyAttempts) else 503
+            response = self._sign_in_page(request, username, str(error), status)
             response.headers.append(("Retry-After", str(error.retry_after_s)))  # RFC 9110 §10.2.3
             return response
         except WrongCredentials as error:
@@ -272,7 +291,7 @@ class Pages:
             )
         body = self.templates.render("layout", title=title, nav=nav, content=content)
         response = HTMLResponse(str(body), status, list(PAGE_HEADERS))
-        if forget_stale_session and viewer is None and SESSION_COOKIE in request.cookies:
+        if forget_stale_session and viewer is None and has_session_cookie(request):
             clear_session_cookie(response, request)  # expired or revoked: stop sending it
         return response
 

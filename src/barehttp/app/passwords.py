@@ -12,6 +12,8 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
+from barehttp.app.hashing_pool import HashingPool
+
 logger = logging.getLogger("barehttp.app")
 
 # scrypt$n=16384,r=8,p=1$<salt base64>$<hash base64>
@@ -64,10 +66,15 @@ class _Decoded:
 
 
 class PasswordHasher:
-    """Hashes and verifies passwords with one set of scrypt parameters."""
+    """Hashes and verifies passwords with one set of scrypt parameters.
 
-    def __init__(self, params: ScryptParams | None = None) -> None:
+    With a `pool`, every scrypt call runs on the pool's threads (bounded memory;
+    `HashingBusy` when they stay busy); without, on the caller's thread.
+    """
+
+    def __init__(self, params: ScryptParams | None = None, pool: HashingPool | None = None) -> None:
         self.params = params if params is not None else ScryptParams()
+        self._pool = pool
         # Verifying against this costs the same as against a real hash, so an unknown
         # username takes as long as a known one and timing does not reveal which exist.
         self._dummy_hash = self.hash_password(secrets.token_urlsafe(16))
@@ -75,7 +82,7 @@ class PasswordHasher:
     def hash_password(self, password: str) -> str:
         """A new `scrypt$n=..,r=..,p=..$salt$hash` string with a fresh random salt."""
         salt = secrets.token_bytes(self.params.salt_bytes)
-        digest = _scrypt(password, salt, self.params)
+        digest = self._scrypt(password, salt, self.params)
         return encode_hash(self.params, salt, digest)
 
     def verify_password(self, password: str, encoded: str) -> bool:
@@ -86,7 +93,7 @@ class PasswordHasher:
             logger.error("stored password hash is unusable: %s", error)
             self.verify_dummy(password)  # keep the time the same as a real check
             return False
-        candidate = _scrypt(password, decoded.salt, decoded.params)
+        candidate = self._scrypt(password, decoded.salt, decoded.params)
         return hmac.compare_digest(candidate, decoded.digest)
 
     def verify_dummy(self, password: str) -> bool:
@@ -103,6 +110,11 @@ class PasswordHasher:
         # _decode sets salt_bytes and hash_bytes from the stored lengths, so this
         # compares n, r, p and both lengths.
         return decoded.params != self.params
+
+    def _scrypt(self, password: str, salt: bytes, params: ScryptParams) -> bytes:
+        if self._pool is None:
+            return _scrypt(password, salt, params)
+        return self._pool.run(lambda: _scrypt(password, salt, params))
 
 
 def encode_hash(params: ScryptParams, salt: bytes, digest: bytes) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from barehttp.app.accounts import make_accounts
 from barehttp.app.api import Api, api_error
 from barehttp.app.clock import Clock, system_clock
+from barehttp.app.guard import add_strict_transport_security
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
@@ -43,13 +44,13 @@ def create_app(
         GET|POST /signup  /signin            forms (double-submit CSRF cookie)
         POST /signout  /spend                forms of a signed-in user (session CSRF token)
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
-        GET  /api/slow?seconds=n             sleeps up to 10 s
+        GET  /api/slow?seconds=n             sleeps up to 10 s (signed in; a few at once)
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
     settings = settings if settings is not None else AccountSettings()
     accounts = make_accounts(storage, settings, clock=clock)
     pages = Pages(accounts, Templates(template_dir), settings)
-    api = Api(accounts)
+    api = Api(accounts, max_slow_requests=settings.max_slow_requests)
     static_root = Path(static_dir)
 
     router = StorageGuardedRouter(retry_after_s=settings.storage_retry_after_s)
@@ -89,5 +90,9 @@ def create_app(
         if request.raw_path.startswith("/api/"):
             return add_retry_after(api_error(503, "unavailable"), error)
         return add_retry_after(pages.error_page(request, error), error)
+
+    @app.before_send
+    def strict_transport_security(request: Request, response: Response) -> None:
+        add_strict_transport_security(request, response, settings.hsts_max_age_s)
 
     return app

@@ -31,6 +31,7 @@ from barehttp.protocol.errors import (
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
 from barehttp.protocol.parser import RequestParser
 from barehttp.protocol.writer import format_head
+from barehttp.server.access_log import log_refusal
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
 from barehttp.server.outbox import Outbox, Part
@@ -455,6 +456,8 @@ class Connection:
             self.sock.sendall(head + body)
         except OSError:
             pass
+        if self.context.access_log:  # refused before any handler: logged like any other
+            log_refusal(self.client_address[0], error.status, len(body))
 
     def reject(self, error: HTTPError) -> None:
         """Answer without a worker (queue full) and close."""

@@ -7,6 +7,16 @@ from typing import BinaryIO, Protocol
 from barehttp.protocol.events import RequestHead
 
 
+class ClientDisconnected(ConnectionError):
+    """The client's connection failed while a handler read or wrote it.
+
+    Layers above the server raise it from the socket's `OSError`, so that "the client
+    went away" is never confused with an `OSError` of the application itself (a
+    missing file, a refused database connection), which is a logged 500. Being an
+    `OSError`, the server handles it like any socket error: it closes the connection.
+    """
+
+
 class Exchange(Protocol):
     """One request and the means to answer it.
 

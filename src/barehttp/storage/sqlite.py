@@ -72,6 +72,7 @@ class SQLiteStorage:
             raise ValueError("SQLiteStorage needs a file; an in-memory database is per thread")
         check_numbering(migrations)
         self._path = os.fspath(path)
+        _create_private(self._path)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -366,6 +367,20 @@ class SQLiteStorage:
             yield
         except sqlite3.Error as error:
             raise StorageError(f"sqlite ({self._path}): {error}") from error
+
+
+def _create_private(path: str) -> None:
+    """Create the database file owner-only (0600) unless it exists already.
+
+    It holds password hashes and session hashes. SQLite would create it with 0644
+    (less the umask), and it gives the -wal and -shm files the main file's mode.
+    Raises `StorageError` if the file cannot be created.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise StorageError(f"cannot open {path}: {error.strerror}") from error
+    os.close(descriptor)
 
 
 def _user_from_row(row: Sequence[Any]) -> User:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
-from barehttp.server.handler import Exchange
+from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.web.errors import MethodNotAllowed
 from barehttp.web.forms import DEFAULT_MAX_FIELDS
 from barehttp.web.request import Request
@@ -18,6 +18,7 @@ from barehttp.web.router import RequestHandler, Router
 logger = logging.getLogger("barehttp.web")
 
 ErrorHandler = Callable[[Request, HTTPError], Response]
+ResponseHook = Callable[[Request, Response], None]
 HandlerT = TypeVar("HandlerT", bound=RequestHandler)
 ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
 
@@ -25,7 +26,9 @@ ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
 class App:
     """Routes each request to a ``(Request) -> Response`` function.
 
-    An ``HTTPError`` from a handler becomes that status with a short page; any
+    An ``HTTPError`` from a handler becomes that status with a short page; a
+    ``ClientDisconnected`` (the client reset the connection while the handler read
+    the body) goes to the server, which closes the connection; any
     other exception is logged with its traceback on ``barehttp.web`` and becomes a
     500 that reveals nothing. ``error_handler`` replaces the page for a status.
     """
@@ -41,6 +44,7 @@ class App:
         self.router = router or Router()
         self._max_form_fields = max_form_fields
         self._error_handlers: dict[int, ErrorHandler] = {}
+        self._response_hooks: list[ResponseHook] = []
 
     def add_route(
         self, methods: str | Iterable[str], pattern: str, handler: RequestHandler
@@ -72,6 +76,12 @@ class App:
 
         return register
 
+    def before_send(self, hook: ResponseHook) -> ResponseHook:
+        """Run ``hook(request, response)`` on every response, error pages included,
+        just before it is sent (e.g. to add a header every response must carry)."""
+        self._response_hooks.append(hook)
+        return hook
+
     def __call__(self, exchange: Exchange) -> None:
         request = Request(
             exchange,
@@ -82,8 +92,11 @@ class App:
             response = self.router(request)
             if not isinstance(response, Response):
                 raise TypeError(f"handler returned {type(response).__name__}, not a Response")
+        except ClientDisconnected:
+            raise  # no one to answer, and no fault of the handler: the server closes
         except Exception as error:
             response = self._error_response(request, error)
+        self._run_hooks(request, response)
         try:
             response.send(exchange)
         except OSError:
@@ -95,7 +108,13 @@ class App:
                 logger.error("response to %s failed mid-body", request, exc_info=error)
                 exchange.close_connection()
                 return
-            self._error_response(request, error).send(exchange)
+            fallback = self._error_response(request, error)
+            self._run_hooks(request, fallback)
+            fallback.send(exchange)
+
+    def _run_hooks(self, request: Request, response: Response) -> None:
+        for hook in self._response_hooks:
+            hook(request, response)
 
     def run(
         self,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 from barehttp.protocol.errors import BadRequest, ContentTooLarge, HTTPError
 from barehttp.protocol.headers import Headers
 from barehttp.protocol.limits import Limits
-from barehttp.server.handler import Exchange
+from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.web.cookies import parse_cookie_header
 from barehttp.web.errors import UnsupportedMediaType
 from barehttp.web.forms import DEFAULT_MAX_FIELDS, MultiDict, parse_urlencoded
@@ -168,6 +168,8 @@ class Request:
             # Bad framing or a timeout: where the next request starts is unknown.
             self.exchange.close_connection()
             raise
+        except OSError as error:  # reset mid-body: the client's doing, not the handler's
+            raise ClientDisconnected(f"client went away mid-body: {error}") from error
 
     def _refuse_body(self) -> NoReturn:
         self.exchange.close_connection()

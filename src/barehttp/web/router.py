@@ -6,7 +6,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.request import Request
@@ -17,6 +17,11 @@ RequestHandler = Callable[[Request], Response]
 # "{name}" matches one segment; "{name:path}" matches the rest of the path, slashes included.
 _PARAMETER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}")
 _CONVERTERS = {"str": "[^/]+", "path": ".+"}
+# Stands for a slash decoded from "%2F" inside a segment while routing: it matches
+# no "/" of a pattern or mount prefix. NUL, because a path holding one is refused
+# (400) before routing, so it never stands for itself.
+ENCODED_SLASH = "\x00"
+_HAS_ENCODED_SLASH = re.compile("%2[fF]")
 
 
 class Match(enum.Enum):
@@ -115,7 +120,7 @@ class Router:
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
     def resolve(self, method: str, path: str) -> Resolution:
-        """Pick the handler for ``method`` and decoded ``path``.
+        """Pick the handler for ``method`` and decoded ``path`` (see `routing_path`).
 
         Raises:
             NotFound: nothing matches the path.
@@ -160,9 +165,33 @@ class Router:
         return sorted(methods)
 
     def __call__(self, request: Request) -> Response:
-        resolution = self.resolve(request.method, request.path)
-        request.params = resolution.params
+        resolution = self.resolve(request.method, routing_path(request))
+        request.params = {
+            name: value.replace(ENCODED_SLASH, "/") for name, value in resolution.params.items()
+        }
         return resolution.handler(request)
+
+
+def routing_path(request: Request) -> str:
+    """The decoded path, split on the slashes as sent: "%2F" is never a separator.
+
+    RFC 3986 §2.2: a percent-encoded reserved character is data, not a delimiter.
+    Were "/api%2Fusage" routed as "/api/usage", a front proxy that filters "/api/"
+    on the raw path would be bypassed. Decoded slashes become `ENCODED_SLASH`, so
+    they match parameters (given back as "/") but no literal "/"; StaticFiles
+    decodes segment by segment too.
+
+    Raises:
+        BadRequest: the decoded path is not UTF-8 or holds NUL (`Request.path`).
+    """
+    path = request.path  # validates the whole path first
+    raw_path = request.raw_path
+    if not _HAS_ENCODED_SLASH.search(raw_path):
+        return path
+    return "/".join(
+        unquote_to_bytes(segment.encode("latin-1")).decode("utf-8").replace("/", ENCODED_SLASH)
+        for segment in raw_path.split("/")
+    )
 
 
 def _redirect_to_mount(prefix: str) -> RequestHandler:

@@ -12,7 +12,7 @@ from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.writer import has_body
-from barehttp.server.handler import Exchange
+from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.wsgi.environ import base_environ, build_environ
 from barehttp.wsgi.file_wrapper import FileWrapper
 
@@ -65,6 +65,10 @@ def parse_status(status: str) -> int:
     code = status[:3]
     if not (code.isdigit() and len(status) >= 4 and status[3] == " "):
         raise WSGIError(f"invalid WSGI status {status!r}")
+    if code[0] == "1":
+        # RFC 9110 §15.2: 1xx is interim; the server sends 100 Continue itself, and a
+        # final 1xx would leave the client waiting for the real response (h11 refuses it).
+        raise WSGIError(f"WSGI status {status!r} is not a final status")
     if len(_STATUS_CODES) < 256:  # a handful in practice; the bound is for odd reasons
         _STATUS_CODES[status] = int(code)
     return int(code)
@@ -102,15 +106,36 @@ class WSGIHandler:
             response.headers, response.content_length = _check_headers(headers)
             return write
 
-        result = self.app(environ, start_response)
         try:
-            self._send_result(exchange, response, result)
-        finally:
-            # PEP 3333: close() is called however the response ended, also when the
-            # client went away or the application raised while iterating.
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            result = self.app(environ, start_response)
+            try:
+                self._send_result(exchange, response, result)
+            finally:
+                # PEP 3333: close() is called however the response ended, also when the
+                # client went away or the application raised while iterating.
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except ClientDisconnected:
+            raise  # the server closes the connection; nobody is left to answer
+        except WSGIError as error:
+            logger.error(
+                "WSGI application error answering %s %s: %s",
+                exchange.head.method,
+                exchange.head.path,
+                error,
+            )
+            raise  # answered 500 (or the connection cut if the head went out)
+        except OSError as error:
+            # The application's own OSError (a missing file, a refused database): a
+            # bug to log, not a client that went away.
+            logger.error(
+                "application raised answering %s %s",
+                exchange.head.method,
+                exchange.head.path,
+                exc_info=error,
+            )
+            raise HTTPError("Internal Server Error") from error
 
     def _send_result(
         self, exchange: Exchange, response: _Response, result: Iterable[bytes]
@@ -129,7 +154,10 @@ class WSGIHandler:
             if not response.status:
                 raise WSGIError("application returned without calling start_response()")
             if response.content_length is None or response.content_length == len(body):
-                exchange.send_response(response.status, response.headers, body)
+                try:
+                    exchange.send_response(response.status, response.headers, body)
+                except OSError as error:
+                    raise _client_gone(error) from error
                 return
             self._write(exchange, response, body)
         else:
@@ -150,14 +178,20 @@ class WSGIHandler:
             logger.error("application sent less than its Content-Length")
             exchange.close_connection()
             return
-        exchange.end()
+        try:
+            exchange.end()
+        except OSError as error:
+            raise _client_gone(error) from error
 
     def _start(self, exchange: Exchange, response: _Response, length: int | None) -> None:
-        exchange.start_response(
-            response.status,
-            response.headers,
-            response.content_length if response.content_length is not None else length,
-        )
+        try:
+            exchange.start_response(
+                response.status,
+                response.headers,
+                response.content_length if response.content_length is not None else length,
+            )
+        except OSError as error:
+            raise _client_gone(error) from error
         response.headers_sent = True
 
     def _write(self, exchange: Exchange, response: _Response, data: bytes) -> None:
@@ -169,7 +203,10 @@ class WSGIHandler:
             data = data[: limit - response.sent_bytes]
             exchange.close_connection()
             logger.error("application wrote more than its Content-Length")
-        exchange.write(data)
+        try:
+            exchange.write(data)
+        except OSError as error:
+            raise _client_gone(error) from error
         response.sent_bytes += len(data)
 
     def _send_file(self, exchange: Exchange, response: _Response, file: BinaryIO) -> None:
@@ -179,9 +216,12 @@ class WSGIHandler:
             length = min(length, response.content_length)
         response.content_length = length
         self._start(exchange, response, length)
-        exchange.send_file(file, offset, length)
-        response.sent_bytes = length
-        exchange.end()
+        try:
+            exchange.send_file(file, offset, length)
+            response.sent_bytes = length
+            exchange.end()
+        except OSError as error:
+            raise _client_gone(error) from error
 
 
 # What a checked application header is: passed on, or the Content-Length (with its
@@ -228,6 +268,11 @@ def _check_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]
         else:
             content_length = kind
     return checked, content_length
+
+
+def _client_gone(error: OSError) -> ClientDisconnected:
+    """An `OSError` from the exchange's socket I/O is the client's connection failing."""
+    return ClientDisconnected(f"client went away: {error}")
 
 
 def _is_real_file(filelike: object) -> bool:

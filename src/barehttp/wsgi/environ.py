@@ -74,9 +74,13 @@ def build_environ(exchange: Exchange, base: Environ) -> Environ:
     if head.chunked:
         # The body length is unknown; frameworks (Werkzeug) read to the end on this flag.
         environ["wsgi.input_terminated"] = True
+    if head.content_length is not None:
+        # The length the body was framed with: "3" for "Content-Length: 3, 3" (RFC 9112
+        # §6.3 accepts a list of one repeated value), never the field as sent.
+        environ["CONTENT_LENGTH"] = str(head.content_length)
     for name, value in head.headers:
         key = environ_key(name)
-        if key is None:
+        if key is None or key == "CONTENT_LENGTH":
             continue
         previous = environ.get(key)
         if previous is not None and key.startswith("HTTP_"):

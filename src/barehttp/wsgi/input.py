@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from barehttp.server.handler import Exchange
+from barehttp.server.handler import ClientDisconnected, Exchange
 
 # Bytes asked of the connection at a time when the application reads "everything".
 READ_BLOCK_BYTES = 65_536
@@ -32,7 +32,10 @@ class WSGIInput:
         """Append the next piece of the body to the buffer; False at the end."""
         if self._finished:
             return False
-        data = self._exchange.read_body(READ_BLOCK_BYTES)
+        try:
+            data = self._exchange.read_body(READ_BLOCK_BYTES)
+        except OSError as error:  # the client's socket, not the application's doing
+            raise ClientDisconnected(f"client went away mid-body: {error}") from error
         if not data:
             self._finished = True
             return False
