@@ -26,7 +26,7 @@ from barehttp.storage.postgres import PostgresStorage
 from barehttp.storage.postgres_migrations import POSTGRES_MIGRATIONS
 from barehttp.storage.postgres_pool import PoolSettings
 from tests.pgcluster import PASSWORD, PostgresCluster
-from tests.storage.test_storage import add_user
+from tests.storage.test_storage import add_user, make_session
 
 EXTRA = Migration(len(POSTGRES_MIGRATIONS) + 1, "add notes", ("CREATE TABLE notes (body TEXT)",))
 QUICK = PoolSettings(acquire_timeout_s=1.0, connect_timeout_s=2, reconnect_timeout_s=2.0)
@@ -337,3 +337,51 @@ def test_database_from_schema_1_gains_attempts_and_keeps_failures(postgres_url: 
     with PostgresStorage(postgres_url) as upgraded:
         assert upgraded.claim_attempt((counter,), attempted_at=100.0, since=0.0) is not None
         assert upgraded.claim_attempt((counter,), attempted_at=100.0, since=0.0) is None
+
+
+def test_cleanup_skips_rows_another_instance_is_deleting(postgres_url: str) -> None:
+    first, second = PostgresStorage(postgres_url), PostgresStorage(postgres_url)
+    user = add_user(first)
+    for index in range(10):
+        first.create_session(make_session(user.id, bytes([index]) * 32, expires_at=100.0))
+        first.record_login_failure(FailureScope.ADDRESS, "192.0.2.1", 50.0)
+    with psycopg.connect(postgres_url) as other:  # another instance, mid-cleanup
+        other.execute(
+            "SELECT 1 FROM sessions WHERE token_hash = %s FOR UPDATE",
+            (make_session(user.id, bytes([0]) * 32).token_hash,),
+        )
+        other.execute("SELECT 1 FROM login_failures ORDER BY id LIMIT 3 FOR UPDATE")
+        started = time.monotonic()
+        assert second.delete_expired_sessions(200.0) == 9  # the locked one is left to it
+        assert second.delete_login_failures_before(60.0) == 7
+        assert time.monotonic() - started < 2  # did not wait for the other's locks
+    assert first.delete_expired_sessions(200.0) == 1  # released: cleaned next time
+    assert first.delete_login_failures_before(60.0) == 3
+    first.close()
+    second.close()
+
+
+def test_concurrent_cleanups_delete_each_row_once(postgres_url: str) -> None:
+    instances = [PostgresStorage(postgres_url) for _ in range(2)]
+    user = add_user(instances[0])
+    for index in range(300):
+        token = index.to_bytes(2, "big") * 16
+        instances[0].create_session(make_session(user.id, token, expires_at=100.0))
+    start = threading.Barrier(6)
+    counts: list[int] = []
+    lock = threading.Lock()
+
+    def clean(storage: PostgresStorage) -> None:
+        start.wait(timeout=30)
+        deleted = storage.delete_expired_sessions(200.0)
+        with lock:
+            counts.append(deleted)
+
+    threads = [threading.Thread(target=clean, args=(instances[i % 2],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for storage in instances:
+        storage.close()
+    assert len(counts) == 6 and sum(counts) == 300

@@ -232,12 +232,16 @@ class PostgresStorage:
         return self._run("DELETE FROM sessions WHERE user_id = %s", (user_id,))[1]
 
     def delete_expired_sessions(self, now: float) -> int:
-        """Delete sessions with `expires_at <= now`; returns how many.
+        """Delete sessions with `expires_at <= now`; returns how many this call deleted.
 
-        Instances cleaning at once do not conflict: a row deleted by one is skipped by
-        the other once the first commits, and each counts only what it deleted.
+        Instances cleaning at once never wait for each other: rows another one is
+        deleting right now are skipped (SKIP LOCKED), and that one counts them.
         """
-        return self._run("DELETE FROM sessions WHERE expires_at <= %s", (now,))[1]
+        return self._run(
+            "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions"
+            " WHERE expires_at <= %s FOR UPDATE SKIP LOCKED)",
+            (now,),
+        )[1]
 
     # Sign-in failures and claimed attempts.
 

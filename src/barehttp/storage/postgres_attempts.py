@@ -53,8 +53,15 @@ def clear_failures(connection: Connection, scope: FailureScope, key: str) -> int
 
 
 def delete_failures_before(connection: Connection, before: float) -> int:
-    """Delete rows at or before `before`; returns how many (safe from many instances)."""
-    cursor = connection.execute("DELETE FROM login_failures WHERE failed_at <= %s", (before,))
+    """Delete rows at or before `before`; returns how many this call deleted.
+
+    Rows another instance is deleting at the same moment are skipped, not waited for.
+    """
+    cursor = connection.execute(
+        "DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures"
+        " WHERE failed_at <= %s FOR UPDATE SKIP LOCKED)",
+        (before,),
+    )
     return cursor.rowcount
 
 
