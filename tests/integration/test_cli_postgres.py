@@ -7,11 +7,13 @@ import pathlib
 import subprocess
 import sys
 
+import httpx
 import pytest
 import requests
 
 from barehttp.storage.postgres import PostgresStorage
 from barehttp.storage.sqlite import SQLiteStorage
+from tests.integration.accounts_site import TIMEOUT_S, session_cookie_in, sign_up
 from tests.integration.conftest import EXIT_TIMEOUT_S, SpawnServer
 from tests.pgcluster import PASSWORD, PostgresCluster
 from tests.storage.test_storage import add_user
@@ -127,3 +129,20 @@ def test_app_serves_from_postgres(spawn_server: SpawnServer, postgres_url: str) 
     assert response.status_code == 200
     with PostgresStorage(postgres_url) as storage:
         assert storage.list_users() == []  # migrated, empty, reachable
+
+
+def test_app_workers_share_postgres(spawn_server: SpawnServer, postgres_url: str) -> None:
+    server = spawn_server(
+        "-m", "barehttp.cli", "app", "--port", "{port}", "--db", postgres_url,
+        "--workers", "2", "--db-pool", "2", "--no-access-log",
+    )  # fmt: skip
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        token = session_cookie_in(sign_up(client, "wanda"))
+    # Fresh connections land on either worker; each must see the one session.
+    for _ in range(6):
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+            client.cookies.set("session", token)
+            assert client.post("/api/requests", json={"cost": 1}).status_code == 200
+    with PostgresStorage(postgres_url) as storage:
+        user = storage.find_user("wanda")
+    assert user is not None and user.credits_used == 6
