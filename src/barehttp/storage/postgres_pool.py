@@ -46,6 +46,18 @@ def connect_options(settings: PoolSettings) -> dict[str, Any]:
         "autocommit": True,  # each statement commits alone; transactions are explicit
         "connect_timeout": settings.connect_timeout_s,
         "application_name": "barehttp",
+        # A server that vanishes (host down, cable cut) sends no error: without these a
+        # TCP read waits for the kernel's retransmissions, many minutes, and the
+        # statement timeout cannot help since the server runs it. Unix sockets ignore
+        # both: unacknowledged data fails after tcp_user_timeout ms, a silent peer
+        # after 10 s + 3 probes 2 s apart.
+        "tcp_user_timeout": int(
+            (settings.statement_timeout_s + 2 * settings.connect_timeout_s) * 1000
+        ),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
     }
 
 
