@@ -152,23 +152,27 @@ def run_wrk(
     return count, rate, p99_ms, int(non_2xx.group(1)) if non_2xx else 0
 
 
-def server_cpu_s(roots: list[int]) -> float:
-    return sum(tree_cpu_seconds(pid) for pid in roots)
-
-
 def measure(
     name: str, port: int, token: str, roots: list[int], args: argparse.Namespace, work: Path
 ) -> Result:
-    """Warm up, then one measured wrk run; `roots` are the server side's process trees."""
+    """Warm up, then one measured wrk run; `roots` are the server side's process trees.
+
+    The CPU split printed follows `roots`: app(s), then PostgreSQL, then nginx.
+    """
     if args.warmup > 0:
         run_wrk(port, token, args.warmup, work)
-    before = server_cpu_s(roots)
+    before = [tree_cpu_seconds(pid) for pid in roots]
     count, rate, p99_ms, non_2xx = run_wrk(port, token, args.duration, work)
-    cpu_ms = (server_cpu_s(roots) - before) * 1000 / max(1, count)
+    per_root_ms = [
+        (tree_cpu_seconds(pid) - earlier) * 1000 / max(1, count)
+        for pid, earlier in zip(roots, before, strict=True)
+    ]
+    cpu_ms = sum(per_root_ms)
     result = Result(name, rate, p99_ms, non_2xx, cpu_ms)
+    split = " + ".join(f"{part:.3f}" for part in per_root_ms)
     print(
         f"  {name:<24} {rate:>9.0f} req/s   p99 {p99_ms:>7.1f} ms   "
-        f"CPU {cpu_ms:.3f} ms/request   non-2xx {non_2xx}"
+        f"CPU {cpu_ms:.3f} ms/request ({split})   non-2xx {non_2xx}"
     )
     return result
 

