@@ -377,7 +377,9 @@ def _create_private(path: str) -> None:
     Raises `StorageError` if the file cannot be created.
     """
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return  # SQLite opens it as it is
     except OSError as error:
         raise StorageError(f"cannot open {path}: {error.strerror}") from error
     os.close(descriptor)
