@@ -1,10 +1,11 @@
 """PostgreSQL backend: a bounded psycopg pool, single-statement writes, versioned migrations.
 
 Needs the optional extra: ``pip install 'barehttp[postgres]'`` (psycopg 3 with its pool).
-Every method is one SQL statement in autocommit mode, so many instances of the app can
-share one database: PostgreSQL's row locks serialise concurrent spends on a user, and
-READ COMMITTED re-checks a conditional UPDATE's WHERE clause against the row it waited
-for, so two spenders can never both pass the limit check.
+Every method is one SQL statement in autocommit mode (attempt counting: one short
+transaction under an advisory lock), so many instances of the app can share one
+database: PostgreSQL's row locks serialise concurrent spends on a user, and READ
+COMMITTED re-checks a conditional UPDATE's WHERE clause against the row it waited for,
+so two spenders can never both pass the limit check.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ T = TypeVar("T")
 
 _USER_COLUMNS = "id, username, email, password_hash, credits_used, credits_limit, created_at"
 _SESSION_COLUMNS = "token_hash, user_id, csrf_token, created_at, expires_at"
-# The server ended the session before running our statement (PostgreSQL appendix A,
-# class 57): admin_shutdown, crash_shutdown, cannot_connect_now. Safe to run it again.
+# The server ended the session instead of answering, so nothing of ours was committed
+# (a statement it was running is rolled back): admin_shutdown, crash_shutdown,
+# cannot_connect_now (PostgreSQL docs, appendix A, class 57). Safe to run it again.
 _NOT_EXECUTED_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 
