@@ -88,7 +88,8 @@ def create_app(
     @app.error_handler(503)
     def unavailable(request: Request, error: HTTPError) -> Response:
         if request.raw_path.startswith("/api/"):
-            return add_retry_after(api_error(503, "unavailable"), error)
+            message = "the service is briefly unavailable; retry after Retry-After seconds"
+            return add_retry_after(api_error(503, "unavailable", message=message), error)
         return add_retry_after(pages.error_page(request, error), error)
 
     @app.before_send
