@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest system-deps bench clean
+.PHONY: run cluster test lint typecheck pytest system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/barehttp app
+
+# Throwaway PostgreSQL + three app instances + nginx on 127.0.0.1:8080; Ctrl-C stops all.
+cluster: $(STAMP) system-deps
+	$(BIN)/python scripts/cluster.py
 
 system-deps:
 	./scripts/install-system-deps.sh

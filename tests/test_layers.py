@@ -30,6 +30,13 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "cli_help": frozenset(),  # argparse helpers of cli, stdlib only
     "__main__": frozenset({ANY_LAYER}),
 }
+# Optional extras: third-party packages that only these modules may import, and only
+# because the extra is asked for (`pip install 'barehttp[postgres]'`). Every other
+# module reaches them through these, lazily, so barehttp runs without them.
+OPTIONAL_EXTRAS: dict[str, str] = {
+    "psycopg": "barehttp.storage.postgres",
+    "psycopg_pool": "barehttp.storage.postgres",
+}
 # The protocol layer is pure: bytes in, events out, no I/O, no threads, no clock.
 PROTOCOL_FORBIDDEN_STDLIB = frozenset(
     {
@@ -113,6 +120,8 @@ def check_import(found: Import) -> str | None:
     top = found.target.split(".")[0]
     source_layer = layer_of(found.module)
     if top != PACKAGE:
+        if top in OPTIONAL_EXTRAS and found.module.startswith(OPTIONAL_EXTRAS[top]):
+            return None
         if top not in sys.stdlib_module_names and top != "__future__":
             return f"{describe(found)}: not in the standard library (stdlib only at run time)"
         if source_layer == "protocol" and top in PROTOCOL_FORBIDDEN_STDLIB:
@@ -172,6 +181,8 @@ def make_import(module: str, target: str) -> Import:
         ("barehttp.storage.sqlite", "barehttp.protocol.limits"),
         ("barehttp.wsgi.adapter", "barehttp.web.request"),
         ("barehttp.server.pool", "requests"),
+        ("barehttp.storage.sqlite", "psycopg"),
+        ("barehttp.app.api", "psycopg_pool"),
     ],
 )
 def test_checker_rejects(module: str, target: str) -> None:
@@ -188,6 +199,8 @@ def test_checker_rejects(module: str, target: str) -> None:
         ("barehttp.app.pages", "barehttp.storage.base"),
         ("barehttp.cli", "barehttp.app.pages"),
         ("barehttp.cli", "barehttp"),
+        ("barehttp.storage.postgres", "psycopg"),
+        ("barehttp.storage.postgres_pool", "psycopg_pool"),
     ],
 )
 def test_checker_accepts(module: str, target: str) -> None:

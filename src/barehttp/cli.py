@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import logging
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from barehttp.server.workers import WorkerOptions
 
 if TYPE_CHECKING:
     from barehttp.server.handler import Handler
-    from barehttp.storage.sqlite import SQLiteStorage
+    from barehttp.storage.base import Storage
 
 DEFAULT_LIMITS = Limits()
 DEFAULT_ACCOUNT_SETTINGS = AccountSettings()
@@ -351,32 +350,43 @@ def run_wsgi(args: argparse.Namespace) -> int:
 
 
 DEFAULT_DB = "./barehttp.db"
+DB_HELP = (
+    f"SQLite file or postgresql:// URL (default: $BAREHTTP_DB, else {DEFAULT_DB}); "
+    "give a PostgreSQL password with PGPASSWORD or ~/.pgpass rather than in the URL"
+)
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    # No default shown: $BAREHTTP_DB may hold a password, and --help must not print it.
+    parser.add_argument("--db", default=None, metavar="PATH_OR_URL", help=DB_HELP)
 
 
 def run_app(args: argparse.Namespace) -> int:
     from barehttp.app.web_app import create_app
     from barehttp.server.serve import serve, serve_in_workers
     from barehttp.storage.base import StorageError
-    from barehttp.storage.sqlite import SQLiteStorage
+    from barehttp.storage.opener import choose_location, describe, open_storage
 
     kwargs = server_kwargs(args)
     settings = account_settings_from_args(args)
     workers = worker_options_from_args(args)
-    try:
-        storage = SQLiteStorage(args.db)  # applies migrations once, before any fork
+    location = choose_location(args.db)
+    try:  # applies migrations once, before any fork
+        storage = open_storage(location, pool_size=args.db_pool)
     except (StorageError, ValueError) as error:
-        logging.getLogger("barehttp").error("cannot open database %s: %s", args.db, error)
+        logger = logging.getLogger("barehttp")
+        logger.error("cannot open database %s: %s", describe(location), error)
         return 1
     if workers is None:
         app = create_app(storage, settings, limits=kwargs["limits"])
         # Closed only after in-flight requests finished: they may still be writing.
         serve(app, **kwargs, on_shutdown=[storage.close])
         return 0
-    storage.close()  # each worker opens its own: SQLite connections must not cross a fork
-    worker_storage: list[SQLiteStorage] = []
+    storage.close()  # each worker opens its own: connections must not cross a fork
+    worker_storage: list[Storage] = []
 
     def make_handler() -> Handler:
-        worker_storage.append(SQLiteStorage(args.db))
+        worker_storage.append(open_storage(location, pool_size=args.db_pool))
         return create_app(worker_storage[-1], settings, limits=kwargs["limits"])
 
     del kwargs["redirect_http_port"]
@@ -394,8 +404,10 @@ def run_users_list(args: argparse.Namespace) -> int:
     storage = _open_existing_db(args.db)
     if storage is None:
         return 1
-    with storage:
+    try:
         users = list_users(storage)
+    finally:
+        storage.close()
     rows = [("ID", "USERNAME", "EMAIL", "USED", "LIMIT")]
     rows += [
         (str(user.id), user.username, user.email, str(user.credits_used), str(user.credits_limit))
@@ -424,29 +436,64 @@ def run_users_set_limit(args: argparse.Namespace) -> int:
     storage = _open_existing_db(args.db)
     if storage is None:
         return 1
-    with storage:
-        try:
-            user = set_limit(storage, args.name, limit)
-        except UserNotFound:
-            sys.stderr.write(f"barehttp: no such user: {args.name}\n")
-            return 1
+    try:
+        user = set_limit(storage, args.name, limit)
+    except UserNotFound:
+        sys.stderr.write(f"barehttp: no such user: {args.name}\n")
+        return 1
+    finally:
+        storage.close()
     sys.stdout.write(f"{user.username}: limit {user.credits_limit}, used {user.credits_used}\n")
     return 0
 
 
-def _open_existing_db(path: str) -> SQLiteStorage | None:
-    """The SQLiteStorage at ``path``, or None after an error message; never creates one."""
-    from barehttp.storage.base import StorageError
-    from barehttp.storage.sqlite import SQLiteStorage
+def _open_existing_db(given: str | None) -> Storage | None:
+    """The storage at --db (or $BAREHTTP_DB), or None after an error message.
 
-    if not os.path.isfile(path):
-        sys.stderr.write(f"barehttp: no database at {path} (start `barehttp app` first)\n")
+    Never creates a SQLite file.
+    """
+    from barehttp.storage.base import StorageError
+    from barehttp.storage.opener import choose_location, describe, is_missing_file, open_storage
+
+    location = choose_location(given)
+    if is_missing_file(location):
+        sys.stderr.write(f"barehttp: no database at {location} (start `barehttp app` first)\n")
         return None
     try:
-        return SQLiteStorage(path)
+        return open_storage(location, pool_size=2)
     except (StorageError, ValueError) as error:
-        sys.stderr.write(f"barehttp: cannot open database {path}: {error}\n")
+        sys.stderr.write(f"barehttp: cannot open database {describe(location)}: {error}\n")
         return None
+
+
+def run_db_copy(args: argparse.Namespace) -> int:
+    from barehttp.storage.base import StorageError
+    from barehttp.storage.dburl import redact
+    from barehttp.storage.transfer import copy_database
+
+    try:
+        report = copy_database(args.source, args.target, replace=args.force)
+    except (StorageError, ValueError) as error:
+        sys.stderr.write(f"barehttp: db copy: {error}\n")
+        return 1
+    sys.stdout.write(
+        f"copied {report.summary()} from {redact(args.source)} to {redact(args.target)}\n"
+    )
+    return 0
+
+
+def add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    database = commands.add_parser("db", help="move the accounts app's data between databases")
+    actions = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    copy = actions.add_parser(
+        "copy", help="copy accounts, quotas and sessions (SQLite <-> PostgreSQL, either way)"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
+    copy.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
+    copy.add_argument(
+        "--force", action="store_true", help="replace what the target holds (refused otherwise)"
+    )
+    copy.set_defaults(run=run_db_copy)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -498,10 +545,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wsgi.set_defaults(run=run_wsgi)
 
-    app = commands.add_parser("app", help="run the accounts web app (SQLite storage)")
+    app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)
     add_worker_options(app)
-    app.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    add_db_option(app)
+    app.add_argument(
+        "--db-pool",
+        type=whole_number(1, 1_000),
+        default=None,
+        metavar="N",
+        help="PostgreSQL connections per process (default 10); keep the total of all "
+        "processes and instances under the server's max_connections",
+    )
     accounts = app.add_argument_group("accounts")
     lifetime_s = DEFAULT_ACCOUNT_SETTINGS.session_lifetime_s
     accounts.add_argument(
@@ -525,15 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="accounts app administration")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     list_parser = user_commands.add_parser("list", help="every user with usage and limit")
-    list_parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    add_db_option(list_parser)
     list_parser.set_defaults(run=run_users_list)
     set_limit_parser = user_commands.add_parser("set-limit", help="set a user's credit limit")
     set_limit_parser.add_argument("name", help="username (case does not matter)")
     set_limit_parser.add_argument("limit", metavar="N", help="the new credit limit")
-    set_limit_parser.add_argument(
-        "--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})"
-    )
+    add_db_option(set_limit_parser)
     set_limit_parser.set_defaults(run=run_users_set_limit)
+    add_db_commands(commands)
     name_command_parsers(parser)
     return parser
 

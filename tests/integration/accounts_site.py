@@ -18,6 +18,7 @@ from barehttp.app.settings import AccountSettings
 from barehttp.app.web_app import create_app
 from barehttp.protocol.limits import Limits
 from barehttp.server.server import Server
+from barehttp.storage.base import Storage
 from barehttp.storage.sqlite import SQLiteStorage
 
 # Cheapest valid scrypt: these tests check HTTP behaviour, not hashing cost.
@@ -33,7 +34,7 @@ class Site:
     """A running app: its base URL, its storage (for admin actions) and its server."""
 
     url: str
-    storage: SQLiteStorage
+    storage: Storage
     server: Server
     db_path: Path
 
@@ -46,9 +47,19 @@ def running_site(
     ssl_context: ssl.SSLContext | None = None,
     clock: Clock = system_clock,
     limits: Limits | None = None,
+    postgres_url: str | None = None,
 ) -> Iterator[Site]:
-    """`create_app` on a fresh server bound to a free port of 127.0.0.1."""
-    storage = SQLiteStorage(db_path)
+    """`create_app` on a fresh server bound to a free port of 127.0.0.1.
+
+    The app stores in SQLite at `db_path`, or in PostgreSQL when `postgres_url` is given.
+    """
+    storage: Storage
+    if postgres_url is not None:
+        from barehttp.storage.postgres import PostgresStorage
+
+        storage = PostgresStorage(postgres_url)
+    else:
+        storage = SQLiteStorage(db_path)
     server = Server(
         create_app(storage, settings, clock=clock),
         host="127.0.0.1",

@@ -31,9 +31,11 @@ from tests.integration.accounts_site import (
 )
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path / "app.db") as running:
+@pytest.fixture(params=["sqlite", "postgres"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """The app on each backend: every feature must work the same on both."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with running_site(tmp_path / "app.db", postgres_url=url) as running:
         yield running
 
 

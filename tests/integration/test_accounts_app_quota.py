@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from barehttp.app.admin import set_limit
 from barehttp.protocol.limits import Limits
@@ -24,8 +25,13 @@ REMAINING = 50
 ALREADY_USED = 7
 
 
-def test_exactly_the_remaining_credits_are_spent(tmp_path: Path) -> None:
-    with running_site(tmp_path / "app.db", limits=Limits(worker_threads=64)) as site:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_exactly_the_remaining_credits_are_spent(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    limits = Limits(worker_threads=64)
+    with running_site(tmp_path / "app.db", limits=limits, postgres_url=url) as site:
         with new_client(site) as client:
             token = session_cookie_in(sign_up(client, "rush"))
             assert spend(client, ALREADY_USED).status_code == 200

@@ -15,6 +15,8 @@ class AccountSettings:
     default_credits_limit: int = 100  # credits a new account may spend
     # Absolute lifetime, not sliding: a stolen cookie dies within half a day.
     session_lifetime_s: float = 43_200.0
+    # While the database is unreachable, routes needing it answer 503 with this Retry-After.
+    storage_retry_after_s: int = 5
     # Sign-in lockout (app/throttle.py), each within failure_window_s; 429 + Retry-After.
     max_failed_sign_ins: int = 5  # per (username, client address)
     max_failed_sign_ins_per_username: int = 50  # from any address: needs >= 10 addresses
@@ -42,6 +44,7 @@ class AccountSettings:
             "max_slow_requests",
             "password_hashing_memory_bytes",
             "hsts_max_age_s",
+            "storage_retry_after_s",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

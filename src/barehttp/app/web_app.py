@@ -12,6 +12,7 @@ from barehttp.app.guard import add_strict_transport_security
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
+from barehttp.app.unavailable import StorageGuardedRouter, add_retry_after
 from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.limits import Limits
 from barehttp.storage.base import Storage
@@ -64,7 +65,8 @@ def create_app(
     api = Api(accounts, max_slow_requests=settings.max_slow_requests)
     static_root = Path(static_dir)
 
-    app = App(limits=limits)
+    router = StorageGuardedRouter(retry_after_s=settings.storage_retry_after_s)
+    app = App(limits=limits, router=router)
     app.add_route("GET", "/", pages.home)
     app.add_route("GET", "/faq", pages.faq)
     app.add_route("GET", "/docs", pages.docs)
@@ -105,6 +107,13 @@ def create_app(
 
     for status in API_ERROR_CODES:
         app.error_handler(status)(answer_error)
+
+    @app.error_handler(503)
+    def unavailable(request: Request, error: HTTPError) -> Response:
+        if request.raw_path.startswith("/api/"):
+            message = "the service is briefly unavailable; retry after Retry-After seconds"
+            return add_retry_after(api_error(503, "unavailable", message=message), error)
+        return add_retry_after(pages.error_page(request, error), error)
 
     @app.before_send
     def strict_transport_security(request: Request, response: Response) -> None:

@@ -16,6 +16,14 @@ class StorageError(Exception):
     """A storage operation failed; the message is safe to log, not meant for end users."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be reached now (down, restarting, pool exhausted, timed out).
+
+    Nothing was changed, or the change's outcome is unknown; callers answer 503 and the
+    backend recovers on its own once the database is back.
+    """
+
+
 class UsernameTaken(StorageError):
     """Sign-up with a username that already exists, ignoring case."""
 
