@@ -23,6 +23,9 @@ class Limits:
     # 408/close: after body_timeout_s of grace, a body must keep this average rate, so
     # a client trickling a byte now and then (R-U-Dead-Yet) cannot hold a worker; 0: off.
     min_body_rate_bytes_per_s: int = 512
+    # After a response, the rest of an unread request body is read and dropped for at
+    # most this long (worker time), then the connection is closed.
+    drain_timeout_s: float = 0.1
     idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
@@ -36,4 +39,7 @@ class Limits:
 
     # Buffer sizes.
     recv_bytes: int = 65_536  # one recv() call
+    # A request body is gathered (connection parked, no worker) until it is complete or
+    # this much of it came, then the handler runs: a slow sender holds no worker thread.
+    body_prebuffer_bytes: int = 65_536
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable

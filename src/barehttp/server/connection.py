@@ -29,8 +29,9 @@ from barehttp.protocol.errors import (
     format_error_body,
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
-from barehttp.protocol.parser import RequestParser
+from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.protocol.writer import format_head
+from barehttp.server.body_reader import BodyCollector, BodyPace, needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
 from barehttp.server.outbox import Outbox, Part
@@ -42,15 +43,17 @@ _T = TypeVar("_T")
 _EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
 # Request bytes read and dropped after an error response before closing anyway.
 MAX_LINGER_DISCARD_BYTES = 1_048_576
+_PARSE_DONE = ParseState.DONE
 
 
 class Connection:
     """One client connection; see the module docstring for its life cycle."""
 
     __slots__ = (
-        "body_deadline",
+        "body_pace",
         "client_address",
         "close_after_write",
+        "collector",
         "context",
         "deadline",
         "events",
@@ -96,7 +99,9 @@ class Connection:
         self.holds_pool_slot = False
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
-        self.body_deadline = 0.0  # set when this request's body is first waited for
+        self.body_pace: BodyPace | None = None  # set when this request's body is first waited for
+        # The body of the next request, gathered before dispatch (see body_reader.py).
+        self.collector: BodyCollector | None = None
         self.request_started = time.monotonic()  # the header timeout counts from here
         # The idle timeout counts from here: the connection's start or its last response.
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
@@ -109,6 +114,9 @@ class Connection:
         return self.fd
 
     def resume(self) -> None:
+        if self.collector is not None and not self.is_tls:
+            self._collect_in_reactor()
+            return
         # A new request starts with these bytes; but a TLS handshake under way keeps
         # its start, or a hello trickled between parkings would never time out.
         if not self.parser.is_mid_request and not self.needs_handshake:
@@ -177,37 +185,54 @@ class Connection:
                 self._write_in_reactor(keep_alive and not context.draining)
                 return
             if not keep_alive or context.draining:
-                self.close()
+                self._close_after_response()
                 return
             self._expect_next_request()
+
+    def _close_after_response(self) -> None:
+        if self.parser.state is _PARSE_DONE:
+            self.close()
+        else:  # unread request bytes: a plain close() would reset the response away
+            self.close_lingering()
 
     def _expect_next_request(self) -> None:
         self.has_served = True
         self.parser.start_next()
         self.request_started = self.idle_since = time.monotonic()
-        self.body_deadline = 0.0
+        self.body_pace = None
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
         events = self.events
         parser = self.parser
         while True:
-            if events:
+            collector = self.collector
+            if collector is not None:
+                if collector.is_ready:
+                    self.collector = None
+                    events.extend(collector.release())
+                    return collector.head
+            elif events:
                 event = events.popleft()
                 if isinstance(event, RequestHead):
-                    return event
+                    if parser.state is _PARSE_DONE or not needs_prebuffer(event):
+                        return event
+                    self._start_collecting(event)  # its body is still on the way
+                    continue
                 continue  # leftovers of a body the handler did not read
             try:
-                if parser.buffered_bytes:  # pipelined bytes from the last read
-                    events.extend(parser.feed(b""))
-                    if events:
-                        continue
+                # Pipelined bytes from the last read first.
+                if parser.buffered_bytes and self._accept_events(parser.feed(b"")):
+                    continue
                 data = self._receive()
                 if data is None:
                     return None
                 if not data:  # the client closed its side
                     self.close()
                     return None
+                if self.collector is not None:
+                    self._collect(parser.feed(data))
+                    continue
                 events.extend(parser.feed(data))
                 if not events and parser.is_mid_request:
                     self._check_head_deadline()
@@ -221,6 +246,62 @@ class Connection:
             except OSError:
                 self.close()
                 return None
+
+    def _accept_events(self, new: list[Event]) -> bool:
+        """Route parsed events to the body being gathered, or the queue; True if any."""
+        if self.collector is not None:
+            self._collect(new)
+        else:
+            self.events.extend(new)
+        return bool(new)
+
+    # -- bodies gathered before dispatch (body_reader.py) ----------------------
+
+    def _start_collecting(self, head: RequestHead) -> None:
+        collector = self.collector = BodyCollector(head, self.context.limits, self._body_pace())
+        body_events = list(self.events)  # what came with the head: only this body's events
+        self.events.clear()
+        collector.take(body_events, time.monotonic())
+
+    def _collect(self, new: list[Event]) -> None:
+        collector = self.collector
+        assert collector is not None
+        now = time.monotonic()
+        collector.take(new, now)
+        if not collector.is_ready:
+            collector.pace.check(now)
+
+    def _collect_in_reactor(self) -> None:
+        """Reactor thread: read what the body's client sent, without waiting; a worker
+        gets the request only once its body is gathered."""
+        try:
+            data = self.sock.recv(self.context.limits.recv_bytes, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            self.close()
+            return
+        if data == b"":  # the client left mid-body
+            self.close()
+            return
+        try:
+            if data is not None:
+                self._collect(self.parser.feed(data))
+        except HTTPError as error:
+            self.reject(error)
+            return
+        collector = self.collector
+        assert collector is not None
+        if collector.is_ready:
+            self.context.pool.submit(self.serve, bounded=False)
+        else:
+            self._park()
+
+    def _body_pace(self) -> BodyPace:
+        pace = self.body_pace
+        if pace is None:
+            pace = self.body_pace = BodyPace(self.context.limits, time.monotonic())
+        return pace
 
     def _receive(self) -> bytes | None:
         """Bytes from the client, or None after parking the connection."""
@@ -297,7 +378,9 @@ class Connection:
         if context.draining and not self.parser.is_mid_request:
             self.close()
             return
-        if self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
+        if self.collector is not None:
+            self.deadline = self.collector.pace.deadline
+        elif self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
@@ -312,19 +395,11 @@ class Connection:
     def _is_idle_too_long(self) -> bool:
         return time.monotonic() > self.idle_since + self.context.limits.idle_timeout_s
 
-    def receive_body_bytes(self) -> list[Event]:
-        """Block for more body bytes and parse them.
-
-        Two bounds: ``body_timeout_s`` of silence, and an overall deadline that
-        starts at ``body_timeout_s`` and grows by one second per
-        ``min_body_rate_bytes_per_s`` bytes received (the minimum average rate).
-        """
+    def receive_body_bytes(self, until: float = math.inf) -> list[Event]:
+        """Block for more body bytes and parse them, at the body's pace (see
+        body_reader.py) and until the monotonic time ``until`` at the latest."""
         limits = self.context.limits
-        rate = limits.min_body_rate_bytes_per_s
-        now = time.monotonic()
-        if not self.body_deadline:
-            self.body_deadline = now + limits.body_timeout_s if rate else math.inf
-        give_up = now + limits.body_timeout_s
+        pace = self._body_pace()
         while True:
             try:
                 if self.is_tls:
@@ -332,21 +407,23 @@ class Connection:
                 else:
                     data = self.sock.recv(limits.recv_bytes)
             except _EAGAIN_ERRORS:
-                if time.monotonic() > min(give_up, self.body_deadline):
+                now = time.monotonic()
+                if now > until:
                     raise RequestTimeout("request body not received in time") from None
+                pace.check(now)
                 continue
             if not data:
                 raise BadRequest("client closed the connection before the body ended")
-            if rate:
-                self.body_deadline += len(data) / rate
-                if time.monotonic() > self.body_deadline:
-                    raise RequestTimeout("request body arriving too slowly")
+            pace.received(len(data), time.monotonic())
             events = self.parser.feed(data)
             if events:
                 return events
 
     def drain_body(self) -> bool:
-        """Read and drop the rest of an unread request body; False if it is too big."""
+        """Read and drop the rest of an unread request body; False if it is too big
+        or does not come within ``drain_timeout_s`` (the caller then closes): a
+        worker never waits long on a body nobody wants."""
+        until = time.monotonic() + self.context.limits.drain_timeout_s
         dropped = 0
         while True:
             while self.events:
@@ -357,8 +434,10 @@ class Connection:
                     dropped += len(event.data)
                     if dropped > MAX_DRAIN_BYTES:
                         return False
+            if time.monotonic() > until:
+                return False
             try:
-                self.events.extend(self.receive_body_bytes())
+                self.events.extend(self.receive_body_bytes(until))
             except (HTTPError, OSError):
                 return False
 
