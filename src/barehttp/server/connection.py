@@ -471,7 +471,7 @@ class Connection:
                     self.outbox = outbox
                     return
         finally:
-            sock.setblocking(True)  # back to SO_RCVTIMEO/SO_SNDTIMEO-bounded calls
+            self._restore_blocking()
 
     def _write_in_reactor(self, keep_alive: bool) -> None:
         """Hand the connection and its outbox to the reactor; this worker is free."""
@@ -504,7 +504,7 @@ class Connection:
             self.close()
             return
         try:
-            self.sock.setblocking(True)
+            self._restore_blocking()
         except OSError:
             self.close()
             return
@@ -512,6 +512,14 @@ class Connection:
         self.idle_since = time.monotonic()
         self.resume()  # also serves requests already pipelined behind this one
         self._release_pool_slot()  # after resume() queued: a drain never sees zero between
+
+    def _restore_blocking(self) -> None:
+        """Back to bounded blocking calls: SO_RCVTIMEO/SO_SNDTIMEO on a plain socket,
+        a Python timeout on a TLS one (see _tls_bounded_read)."""
+        if self.is_tls:
+            self.sock.settimeout(self.context.limits.write_timeout_s)
+        else:
+            self.sock.setblocking(True)
 
     def _release_pool_slot(self) -> None:
         if self.holds_pool_slot:

@@ -181,18 +181,10 @@ class ServerExchange:
             chunked=False,
             keep_alive=self._keep_alive,
         )
-        sock = self.connection.sock
         self.state = _COMPLETE
         if not (send_body and body):
             body = b""
         self.bytes_sent += len(body)
-        if self.is_tls:
-            if len(body) <= SINGLE_SEND_MAX_BYTES:
-                sock.sendall(data + body)
-            else:
-                sock.sendall(data)
-                sock.sendall(body)
-            return
         self._send_last(data, body)
 
     def _send_last(self, data: bytes, body: bytes) -> None:
@@ -200,6 +192,12 @@ class ServerExchange:
         take at once goes to send_final(), and to the reactor if the client is slow
         (see outbox.py). Same system calls as a blocking send when it can."""
         sock = self.connection.sock
+        if self.is_tls:  # no MSG_DONTWAIT nor sendmsg on an SSLSocket
+            parts: collections.deque[Part] = collections.deque([memoryview(data)])
+            if body:
+                parts.append(memoryview(body))
+            self.connection.send_final(parts)
+            return
         if len(body) <= SINGLE_SEND_MAX_BYTES:
             if body:
                 data += body
@@ -216,7 +214,7 @@ class ServerExchange:
         except BlockingIOError:
             sent = 0
         if sent != len(data) + len(body):
-            parts: collections.deque[Part] = collections.deque()
+            parts = collections.deque()
             if sent < len(data):
                 parts.append(memoryview(data)[sent:])
                 sent = len(data)
@@ -266,14 +264,9 @@ class ServerExchange:
         return True
 
     def _completes_body(self, count: int) -> bool:
-        """True when ``count`` more bytes end a body of declared length on a plain
-        socket: they are the response's last, which a slow reader gets from the
-        reactor (see outbox.py)."""
-        return (
-            not self._chunked
-            and not self.is_tls
-            and self._declared_length == self.bytes_sent + count
-        )
+        """True when ``count`` more bytes end a body of declared length: they are
+        the response's last, which a slow reader gets from the reactor (see outbox.py)."""
+        return not self._chunked and self._declared_length == self.bytes_sent + count
 
     def _take_unsent_head(self) -> bytes:
         head, self._unsent_head = self._unsent_head, b""
@@ -313,6 +306,14 @@ class ServerExchange:
         if self._chunked:
             prefix += b"%x\r\n" % count
         if self.is_tls:
+            if self._completes_body(count):
+                parts: collections.deque[Part] = collections.deque()
+                if prefix:
+                    parts.append(memoryview(prefix))
+                parts.append(FileRange(file.fileno(), offset, count))
+                self.connection.send_final(parts)
+                self.bytes_sent += count
+                return
             if prefix:
                 sock.sendall(prefix)
             self._copy_file(file, offset, count)
