@@ -36,6 +36,9 @@ class Limits:
     worker_queue_count: int = 1_024  # 503 when full
     max_connections: int = 10_000  # 503 and close beyond this many open connections
     listen_backlog: int = 2_048  # kernel accept queue
+    # Descriptors kept free below the open files limit (max_connections is lowered to
+    # fit): a connection over the cap is still accepted and answered 503.
+    fd_reserve_count: int = 64
 
     # Buffer sizes.
     recv_bytes: int = 65_536  # one recv() call

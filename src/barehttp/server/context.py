@@ -20,6 +20,8 @@ class ServerContext:
     pool: WorkerPool
     reactor: Reactor
     access_log: bool = True
+    # limits.max_connections, lowered to fit the open files limit (see fd_limits.py).
+    connection_limit: int = 0
     draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
     open_connections: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -38,7 +40,8 @@ class ServerContext:
     def try_open_connection(self) -> bool:
         """Count a new connection; False if ``max_connections`` are already open."""
         with self._count_lock:
-            if self.open_connections >= self.limits.max_connections:
+            limit = self.connection_limit or self.limits.max_connections
+            if self.open_connections >= limit:
                 return False
             self.open_connections += 1
             return True

@@ -12,6 +12,11 @@ from barehttp.protocol.errors import ServiceUnavailable
 from barehttp.protocol.limits import Limits
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
+from barehttp.server.fd_limits import (
+    connection_capacity,
+    count_open_descriptors,
+    raise_open_files_limit,
+)
 from barehttp.server.handler import Exchange, Handler
 from barehttp.server.listener import Acceptor, bind_listeners
 from barehttp.server.pool import WorkerPool
@@ -74,6 +79,7 @@ class Server:
 
     def start(self) -> None:
         limits = self.limits
+        open_files_limit = raise_open_files_limit()
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
         pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
         handler = self.handler
@@ -85,6 +91,10 @@ class Server:
             pool=pool,
             reactor=Reactor(),
             access_log=self.access_log,
+            # The pool's threads and the reactor's epoll are open by now.
+            connection_limit=connection_capacity(
+                limits, open_files_limit, count_open_descriptors()
+            ),
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
         for host, port in self.addresses:
