@@ -106,6 +106,12 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         "--max-connections", type=whole_number(1), default=DEFAULT_LIMITS.max_connections
     )
     limits.add_argument(
+        "--max-connections-per-ip",
+        type=whole_number(1),
+        metavar="COUNT",
+        help="open connections from one client address before 429 (off by default)",
+    )
+    limits.add_argument(
         "--queue",
         type=whole_number(1),
         default=DEFAULT_LIMITS.worker_queue_count,
@@ -198,6 +204,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
         worker_threads=args.threads,
         max_body_bytes=args.max_body,
         max_connections=args.max_connections,
+        max_connections_per_ip=args.max_connections_per_ip,
         worker_queue_count=args.queue,
         idle_timeout_s=args.idle_timeout,
         header_timeout_s=args.header_timeout,

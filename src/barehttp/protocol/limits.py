@@ -35,6 +35,9 @@ class Limits:
     worker_threads: int = 64  # threads running handlers
     worker_queue_count: int = 1_024  # 503 when full
     max_connections: int = 10_000  # 503 and close beyond this many open connections
+    # 429 and close beyond this many open connections from one client address; None: no
+    # cap (behind a proxy every client shares its address: cap there, not here).
+    max_connections_per_ip: int | None = None
     listen_backlog: int = 2_048  # kernel accept queue
     # Descriptors kept free below the open files limit (max_connections is lowered to
     # fit): a connection over the cap is still accepted and answered 503.

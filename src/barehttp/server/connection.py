@@ -584,5 +584,5 @@ class Connection:
                 self.outbox = None
             self.sock.close()
         finally:
-            self.context.connection_closed()
+            self.context.connection_closed(self.client_address[0])
             self._release_pool_slot()

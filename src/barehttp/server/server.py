@@ -26,6 +26,12 @@ logger = logging.getLogger("barehttp.server")
 
 ShutdownHook = Callable[[], None]
 
+# Sent without a worker to connections over a cap, then closed.
+_REFUSALS = {
+    503: b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    429: b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+}
+
 
 class Server:
     """An HTTP/1.1 server running ``handler`` for every request.
@@ -104,13 +110,11 @@ class Server:
 
     def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
         context = self.context
-        if not context.try_open_connection():
+        refusal = context.try_open_connection(client_address[0])
+        if refusal:
             sock.setblocking(False)
             try:
-                sock.send(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                    b"Connection: close\r\n\r\n"
-                )
+                sock.send(_REFUSALS[refusal])
             except OSError:
                 pass
             sock.close()
@@ -126,7 +130,9 @@ class Server:
                 sock, client_address, (str(server_address[0]), int(server_address[1])), context
             )
         except BaseException:
-            context.connection_closed()  # counted above, never to be closed by a Connection
+            context.connection_closed(
+                client_address[0]
+            )  # counted above, never to be closed by a Connection
             raise
         if not context.pool.submit(connection.serve):
             connection.reject(ServiceUnavailable("server is at capacity, retry later"))
