@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from barehttp.protocol.limits import Limits
 from tests.server.rawhttp import ResponseReader, connect
 from tests.wsgi.conftest import MAX_BODY_BYTES, StartProcess
 from tests.wsgi.process import ServerProcess
@@ -138,12 +139,15 @@ def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess)
 
 
 def test_app_runs_before_the_body_arrives(probe_server: ServerProcess) -> None:
-    """The server hands the app a stream: it answers after 10 of 20 MB were sent."""
+    """The server hands the app a stream: it answers once the first 64 KiB
+    (body_prebuffer_bytes, gathered before dispatch) of 20 MB were sent."""
     sock = open_socket(probe_server)
     with sock:
         sock.sendall(
             b"POST /first-bytes?count=10 HTTP/1.1\r\nHost: t\r\n"
-            b"Content-Length: %d\r\n\r\n0123456789" % UPLOAD_BYTES
+            b"Content-Length: %d\r\n\r\n0123456789"
+            % UPLOAD_BYTES
+            + b"x" * (Limits().body_prebuffer_bytes - 10)
         )
         reader = ResponseReader(sock)
         response = reader.read_response()
