@@ -199,6 +199,13 @@ def worker_options_from_args(args: argparse.Namespace) -> WorkerOptions | None:
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:
+    try:
+        return _limits_from_args(args)
+    except ValueError as error:  # Limits refused a value the option parsers let through
+        raise SystemExit(f"barehttp: {error}") from None
+
+
+def _limits_from_args(args: argparse.Namespace) -> Limits:
     return dataclasses.replace(
         DEFAULT_LIMITS,
         worker_threads=args.threads,

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+# Shortest timeout accepted: SO_RCVTIMEO/SO_SNDTIMEO count in microseconds, and a
+# value that rounds to 0 there means "wait forever".
+MIN_TIMEOUT_S = 0.001
+# Fields where 0 has a documented meaning (no body allowed, no rate floor, no reserve).
+_ZERO_ALLOWED = frozenset({"max_body_bytes", "min_body_rate_bytes_per_s", "fd_reserve_count"})
+_OPTIONAL = frozenset({"max_connections_per_ip"})  # None: no such cap
+_ZERO_SECONDS_ALLOWED = frozenset({"shutdown_timeout_s"})  # 0: in-flight requests get no time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,3 +58,32 @@ class Limits:
     # this much of it came, then the handler runs: a slow sender holds no worker thread.
     body_prebuffer_bytes: int = 65_536
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable
+
+    def __post_init__(self) -> None:
+        """Refuse nonsense, naming the field: a zero or negative timeout is never
+        "no timeout" (``linger_s=0`` would make every read wait forever)."""
+        for item in fields(self):
+            name = item.name
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if name.endswith("_s") and not name.endswith("_per_s"):
+                _check_seconds(name, value, zero_allowed=name in _ZERO_SECONDS_ALLOWED)
+            else:
+                _check_count(name, value, 0 if name in _ZERO_ALLOWED else 1)
+
+
+def _check_seconds(name: str, value: object, *, zero_allowed: bool) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or (value < MIN_TIMEOUT_S and not (zero_allowed and value == 0))
+    ):
+        least = f"0 or >= {MIN_TIMEOUT_S}" if zero_allowed else f">= {MIN_TIMEOUT_S}"
+        raise ValueError(f"Limits.{name} must be a finite number of seconds, {least}")
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"Limits.{name} must be a whole number >= {minimum}")

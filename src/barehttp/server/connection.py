@@ -33,7 +33,7 @@ from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.protocol.writer import format_head
 from barehttp.server.body_reader import BodyCollector, BodyPace, needs_prebuffer
 from barehttp.server.context import ServerContext
-from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
+from barehttp.server.exchange import ServerExchange
 from barehttp.server.outbox import Outbox, Part
 
 logger = logging.getLogger("barehttp.server")
@@ -41,8 +41,6 @@ _T = TypeVar("_T")
 
 # What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
 _EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
-# Request bytes read and dropped after an error response before closing anyway.
-MAX_LINGER_DISCARD_BYTES = 1_048_576
 _PARSE_DONE = ParseState.DONE
 
 
@@ -432,7 +430,7 @@ class Connection:
                     return True
                 if isinstance(event, BodyData):
                     dropped += len(event.data)
-                    if dropped > MAX_DRAIN_BYTES:
+                    if dropped > self.context.limits.body_prebuffer_bytes:
                         return False
             if time.monotonic() > until:
                 return False
@@ -565,7 +563,9 @@ class Connection:
             dropped = 0
             try:
                 self.sock.shutdown(socket.SHUT_WR)
-                while dropped < MAX_LINGER_DISCARD_BYTES and time.monotonic() < deadline:
+                # At most a largest body's worth of request bytes, then close anyway.
+                limit = self.context.limits.max_body_bytes
+                while dropped <= limit and time.monotonic() < deadline:
                     data = self.sock.recv(65_536)  # each wait bounded by SO_RCVTIMEO
                     if not data:
                         break

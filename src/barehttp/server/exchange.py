@@ -32,9 +32,6 @@ access_logger = logging.getLogger("barehttp.access")
 # larger ones go out with the head in one gather write (sendmsg), since copying
 # them would cost more than the join saves.
 SINGLE_SEND_MAX_BYTES = 16_384
-# Bytes of an unread request body read and dropped to keep the connection alive;
-# a larger leftover body is cheaper to cut off by closing.
-MAX_DRAIN_BYTES = 65_536
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere head and file go apart
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
 
@@ -159,7 +156,9 @@ class ServerExchange:
                 # unanswered) or one too big to read and drop: closing is the only safe end.
                 (head.expects_continue and not self._continue_sent)
                 or head.chunked
-                or (head.content_length or 0) > MAX_DRAIN_BYTES
+                # Bytes of an unread body dropped to keep the connection alive: at most
+                # what would have been gathered before dispatch; more is cut off by closing.
+                or (head.content_length or 0) > self.connection.context.limits.body_prebuffer_bytes
             )
         ):
             self._keep_alive = False
