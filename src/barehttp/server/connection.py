@@ -7,7 +7,8 @@ a connection while its client keeps talking: after a response it waits up to
 ``SO_RCVTIMEO``, no extra system calls), and parks the connection if nothing
 comes, or at once when other connections are waiting for a worker. So a busy
 client is served at the speed of a thread per connection, and 2,000 idle ones
-hold no thread at all.
+hold no thread at all. A request body is gathered the same way before its
+handler runs (see body_reader.py): a slow sender holds no worker either.
 """
 
 from __future__ import annotations

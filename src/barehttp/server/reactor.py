@@ -46,7 +46,8 @@ class Parkable(Protocol):
         ...
 
     def resume(self) -> None:
-        """Bytes arrived: hand the connection back to a worker."""
+        """Bytes arrived: hand the connection back to a worker (or, for a request body
+        being gathered, read them here without waiting and park again)."""
         ...
 
     def expire(self) -> None:
