@@ -26,7 +26,7 @@ from tests.server.rawhttp import ResponseReader
 
 ATTACKERS = 16
 THREADS = 2
-SERVED_WITHIN_S = 2.0
+SERVED_WITHIN_S = 3.0  # without the gathering: 5 s (trickle) or 30 s (body_timeout_s)
 
 
 def post_head(length: int, path: str = "/echo") -> bytes:
@@ -98,6 +98,31 @@ def test_body_larger_than_prebuffer_is_streamed_to_the_handler(start_server: Sta
     sock.sendall(b"b" * 2_500)
     response = ResponseReader(sock).read_response()
     assert response.body == b"a" * 1_500 + b"b" * 2_500
+
+
+def test_gathered_bytes_over_the_total_budget_are_streamed(start_server: StartServer) -> None:
+    handler = StartedHandler()
+    running = start_server(handler, max_gathered_body_bytes=1_000)
+    sock = running.connect()
+    sock.sendall(post_head(5_000) + b"a" * 2_000)  # under body_prebuffer_bytes, over the budget
+    assert handler.started.wait(5), "past max_gathered_body_bytes the handler must run at once"
+    sock.sendall(b"b" * 3_000)
+    assert ResponseReader(sock).read_response().body == b"a" * 2_000 + b"b" * 3_000
+    assert running.server.context.gathered_bytes == 0
+
+
+def test_gathered_bytes_are_let_go_when_the_client_leaves(start_server: StartServer) -> None:
+    running = start_server()
+    sock = running.connect()
+    sock.sendall(post_head(5_000) + b"a" * 2_000)
+    deadline = time.monotonic() + 5
+    while running.server.context.gathered_bytes != 2_000:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    sock.close()
+    running.sockets.clear()
+    assert running.wait_for_open_connections(0)
+    assert running.server.context.gathered_bytes == 0
 
 
 def test_small_body_is_dispatched_only_when_complete(start_server: StartServer) -> None:

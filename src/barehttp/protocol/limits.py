@@ -57,6 +57,9 @@ class Limits:
     # A request body is gathered (connection parked, no worker) until it is complete or
     # this much of it came, then the handler runs: a slow sender holds no worker thread.
     body_prebuffer_bytes: int = 65_536
+    # Over all connections: past this many gathered bytes, a body is handed to its handler
+    # at once (streamed, under the minimum rate), so memory stays bounded (64 MiB).
+    max_gathered_body_bytes: int = 67_108_864
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable
 
     def __post_init__(self) -> None:

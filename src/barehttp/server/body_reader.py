@@ -6,7 +6,10 @@ likes. Like waitress and nginx, the server therefore reads small bodies *before*
 dispatch, while the connection is parked in the reactor (exactly like a slow
 request head): a worker takes the request only once its whole body is here, or
 once ``body_prebuffer_bytes`` of it are (a large upload is then streamed to the
-handler as it arrives, under the same pace).
+handler as it arrives, under the same pace). Memory is bounded twice: per
+request by ``body_prebuffer_bytes``, and over all connections by
+``max_gathered_body_bytes`` (past it, a body is handed over at once, as a large
+one is).
 
 The pace has two bounds, both answered with 408 and a close:
 
@@ -75,7 +78,7 @@ class BodyCollector:
     one ``BodyData`` when the request is dispatched.
     """
 
-    __slots__ = ("_buffer", "_end", "_limit", "head", "pace")
+    __slots__ = ("_buffer", "_end", "_handed_over", "_limit", "head", "pace")
 
     def __init__(self, head: RequestHead, limits: Limits, pace: BodyPace) -> None:
         self.head = head
@@ -83,11 +86,17 @@ class BodyCollector:
         self._limit = limits.body_prebuffer_bytes
         self._buffer = bytearray()
         self._end: EndOfMessage | None = None
+        self._handed_over = False
 
     @property
     def is_ready(self) -> bool:
-        """True once the body is complete, or ``body_prebuffer_bytes`` of it are here."""
-        return self._end is not None or len(self._buffer) >= self._limit
+        """True once the body is complete, or ``body_prebuffer_bytes`` of it are here,
+        or it was handed over early."""
+        return self._end is not None or len(self._buffer) >= self._limit or self._handed_over
+
+    def hand_over(self) -> None:
+        """Dispatch now with what came: the handler reads the rest as it arrives."""
+        self._handed_over = True
 
     @property
     def buffered_bytes(self) -> int:

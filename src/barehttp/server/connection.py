@@ -209,6 +209,7 @@ class Connection:
             if collector is not None:
                 if collector.is_ready:
                     self.collector = None
+                    self.context.gather(-collector.buffered_bytes)
                     events.extend(collector.release())
                     return collector.head
             elif events:
@@ -257,16 +258,20 @@ class Connection:
     # -- bodies gathered before dispatch (body_reader.py) ----------------------
 
     def _start_collecting(self, head: RequestHead) -> None:
-        collector = self.collector = BodyCollector(head, self.context.limits, self._body_pace())
+        self.collector = BodyCollector(head, self.context.limits, self._body_pace())
         body_events = list(self.events)  # what came with the head: only this body's events
         self.events.clear()
-        collector.take(body_events, time.monotonic())
+        self._collect(body_events)
 
     def _collect(self, new: list[Event]) -> None:
         collector = self.collector
         assert collector is not None
         now = time.monotonic()
+        before = collector.buffered_bytes
         collector.take(new, now)
+        added = collector.buffered_bytes - before
+        if added and not self.context.gather(added):
+            collector.hand_over()  # all gathered bodies hold too much: stream this one
         if not collector.is_ready:
             collector.pace.check(now)
 
@@ -579,6 +584,9 @@ class Connection:
         if self.is_closed:
             return
         self.is_closed = True
+        if self.collector is not None:
+            self.context.gather(-self.collector.buffered_bytes)
+            self.collector = None
         try:
             if self.outbox is not None:
                 self.outbox.close()

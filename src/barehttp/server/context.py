@@ -24,6 +24,7 @@ class ServerContext:
     connection_limit: int = 0
     draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
     open_connections: int = 0
+    gathered_bytes: int = 0  # request body bytes held before dispatch, all connections
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _open_by_address: dict[str, int] = field(default_factory=dict)  # per-address cap only
     _date_second: int = -1
@@ -52,6 +53,13 @@ class ServerContext:
                 self._open_by_address[client_ip] = count + 1
             self.open_connections += 1
             return 0
+
+    def gather(self, count: int) -> bool:
+        """Count ``count`` body bytes held before dispatch (negative: let go); False
+        while the total is over ``limits.max_gathered_body_bytes``."""
+        with self._count_lock:
+            self.gathered_bytes += count
+            return self.gathered_bytes <= self.limits.max_gathered_body_bytes
 
     def connection_closed(self, client_ip: str) -> None:
         with self._count_lock:
