@@ -102,3 +102,12 @@ def test_tls_slow_readers_hold_no_worker(
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_server_context_refuses_renegotiation(tmp_path: Path) -> None:
+    cert_path = tmp_path / "server.pem"
+    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(cert_path)
+    )
+    context = make_server_context(str(cert_path))
+    assert context.options & ssl.OP_NO_RENEGOTIATION
