@@ -138,6 +138,37 @@ def test_small_body_is_dispatched_only_when_complete(start_server: StartServer) 
     assert handler.started.is_set()
 
 
+def test_expect_continue_cannot_skip_the_gathering(start_server: StartServer) -> None:
+    running = start_server(worker_threads=THREADS)
+    head = b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    for _ in range(ATTACKERS):
+        running.connect().sendall(head)
+    assert running.wait_for_open_connections(ATTACKERS)
+    assert_served_promptly(running)
+    sock = running.connect()
+    sock.sendall(head)
+    reader = ResponseReader(sock)
+    assert reader.read_response().status == 100  # sent by the server, once
+    sock.sendall(b"hello")
+    assert reader.read_response().body == b"hello"
+
+
+def test_expect_continue_for_a_large_body_is_left_to_the_handler(
+    start_server: StartServer,
+) -> None:
+    handler = StartedHandler()
+    running = start_server(handler, body_prebuffer_bytes=1_024)
+    sock = running.connect()
+    sock.sendall(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    assert handler.started.wait(5)  # before any body byte: it may refuse the upload unsent
+    reader = ResponseReader(sock)
+    assert reader.read_response().status == 100
+    sock.sendall(b"z" * 2_000)
+    assert reader.read_response().body == b"z" * 2_000
+
+
 def test_chunked_body_is_gathered_too(start_server: StartServer) -> None:
     running = start_server(worker_threads=1)
     slow = running.connect()

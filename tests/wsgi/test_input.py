@@ -19,6 +19,9 @@ from tests.wsgi.conftest import MAX_BODY_BYTES, StartProcess
 from tests.wsgi.process import ServerProcess
 
 UPLOAD_BYTES = 20 * 1024 * 1024
+# A body the server leaves to the app under Expect: 100-continue (a smaller one it gathers
+# itself, after its own 100 Continue).
+LARGER_THAN_GATHERED = Limits().body_prebuffer_bytes + 1
 
 
 def open_socket(server: ServerProcess) -> socket.socket:
@@ -108,7 +111,7 @@ def test_100_continue_only_once_the_app_reads(probe_server: ServerProcess) -> No
     with sock:
         sock.sendall(
             b"POST /echo?delay=0.6 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-            b"Content-Length: 5\r\n\r\n"
+            b"Content-Length: %d\r\n\r\n" % LARGER_THAN_GATHERED
         )
         # The app sleeps before reading: no 100 Continue may come before that.
         assert not has_bytes_within(sock, 0.3)
@@ -116,10 +119,10 @@ def test_100_continue_only_once_the_app_reads(probe_server: ServerProcess) -> No
         reader = ResponseReader(sock)
         interim = reader.read_response()
         assert (interim.status, interim.reason) == (100, "Continue")
-        sock.sendall(b"hello")
+        sock.sendall(b"h" * LARGER_THAN_GATHERED)
         response = reader.read_response()
         assert response.status == 200
-        assert json.loads(response.body)["length"] == 5
+        assert json.loads(response.body)["length"] == LARGER_THAN_GATHERED
 
 
 def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess) -> None:
@@ -127,7 +130,7 @@ def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess)
     with sock:
         sock.sendall(
             b"POST /no-read HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-            b"Content-Length: 5\r\n\r\n"
+            b"Content-Length: %d\r\n\r\n" % LARGER_THAN_GATHERED
         )
         reader = ResponseReader(sock)
         response = reader.read_response()

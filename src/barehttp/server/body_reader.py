@@ -60,14 +60,18 @@ class BodyPace:
             raise RequestTimeout("request body not received in time")
 
 
-def needs_prebuffer(head: RequestHead) -> bool:
+def needs_prebuffer(head: RequestHead, limits: Limits) -> bool:
     """True if ``head`` announces a body to gather before dispatch.
 
-    Not under ``Expect: 100-continue``: that client waits for the handler's
-    100 (RFC 9110 §10.1.1) before sending anything, so waiting for it would
-    stall both sides.
+    Under ``Expect: 100-continue`` the client waits for a 100 (RFC 9110 §10.1.1)
+    before sending: the server sends it itself for a body of known length up to
+    ``body_prebuffer_bytes`` (cheap to take, as nginx and waitress do), and
+    leaves a larger or chunked one to the handler, which may refuse it unsent.
+    Otherwise the expectation would let any client skip the gathering.
     """
-    return (head.chunked or bool(head.content_length)) and not head.expects_continue
+    if not head.expects_continue:
+        return head.chunked or bool(head.content_length)
+    return not head.chunked and 0 < (head.content_length or 0) <= limits.body_prebuffer_bytes
 
 
 class BodyCollector:

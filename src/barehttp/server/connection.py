@@ -14,6 +14,7 @@ handler runs (see body_reader.py): a slow sender holds no worker either.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import math
 import select
@@ -31,7 +32,7 @@ from barehttp.protocol.errors import (
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
 from barehttp.protocol.parser import ParseState, RequestParser
-from barehttp.protocol.writer import format_head
+from barehttp.protocol.writer import format_continue, format_head
 from barehttp.server.body_reader import BodyCollector, BodyPace, needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import ServerExchange
@@ -204,6 +205,7 @@ class Connection:
         """The next request head, or None once the connection is parked or closed."""
         events = self.events
         parser = self.parser
+        context_limits = self.context.limits
         while True:
             collector = self.collector
             if collector is not None:
@@ -215,9 +217,13 @@ class Connection:
             elif events:
                 event = events.popleft()
                 if isinstance(event, RequestHead):
-                    if parser.state is _PARSE_DONE or not needs_prebuffer(event):
+                    if parser.state is _PARSE_DONE or not needs_prebuffer(event, context_limits):
                         return event
-                    self._start_collecting(event)  # its body is still on the way
+                    try:
+                        self._start_collecting(event)  # its body is still on the way
+                    except OSError:
+                        self.close()
+                        return None
                     continue
                 continue  # leftovers of a body the handler did not read
             try:
@@ -258,6 +264,9 @@ class Connection:
     # -- bodies gathered before dispatch (body_reader.py) ----------------------
 
     def _start_collecting(self, head: RequestHead) -> None:
+        if head.expects_continue:  # small enough to take: the server meets the expectation
+            self.sock.sendall(format_continue(head.http_version))
+            head = dataclasses.replace(head, expects_continue=False)
         self.collector = BodyCollector(head, self.context.limits, self._body_pace())
         body_events = list(self.events)  # what came with the head: only this body's events
         self.events.clear()
