@@ -146,6 +146,7 @@ def sign_up_victim(port: int) -> None:
 
 
 NO_BODY = b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n"
+EXPECTING = NO_BODY.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
 UNREAD_BODY = b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 60000\r\n\r\n" + b"x" * 100
 HEADER = ("attack", "server", "quiet p50", "p50 ms", "max ms", "ok", "fail", "RSS MiB")
 
@@ -169,6 +170,8 @@ ROWS = [
     Row("heads-no-body", "64 heads, Content-Length: 1000, no body",
         ("barehttp-echo", "waitress-echo"),
         lambda s: HeldRequests(NO_BODY, 64)),
+    Row("expect-continue-heads", "64 heads as above with Expect: 100-continue",
+        ("barehttp-echo", "waitress-echo"), lambda s: HeldRequests(EXPECTING, 64)),
     Row("trickled-bodies", "64 bodies trickled at 600 B/s each",
         ("barehttp-echo", "waitress-echo"), lambda s: TrickledBodies("/echo", 64, 600, s + 5)),
     Row("unread-body", "64 GETs, Content-Length: 60000, 100 bytes sent",
