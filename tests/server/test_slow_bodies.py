@@ -238,3 +238,35 @@ def test_attackers_leave_no_connection_behind(start_server: StartServer) -> None
         sock.close()
     running.sockets.clear()
     assert running.wait_for_open_connections(0)
+
+
+def test_an_error_while_gathering_costs_one_connection_not_the_reactor(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = start_server()
+    sock = running.connect()
+    sock.sendall(post_head(100) + b"x" * 10)
+    deadline = time.monotonic() + 5
+    while running.server.context.reactor.parked_count != 1:  # gathering, in the reactor
+        assert time.monotonic() < deadline, "the gathering connection was never parked"
+        time.sleep(0.01)
+
+    def broken_feed(self: object, data: bytes) -> list[object]:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr("barehttp.protocol.parser.RequestParser.feed", broken_feed)
+    sock.sendall(b"y" * 10)  # read by the reactor: the parser raises there
+    sock.settimeout(5)
+    assert sock.recv(1) == b""  # that connection is closed...
+    monkeypatch.undo()
+    assert_served_promptly(running)
+    running.close_clients()
+    assert running.wait_for_open_connections(0)
+    slow = running.connect()  # ...and the reactor still parks and wakes the others:
+    slow.sendall(post_head(3))
+    deadline = time.monotonic() + 5
+    while running.server.context.reactor.parked_count != 1:
+        assert time.monotonic() < deadline, "the gathering connection was never parked"
+        time.sleep(0.01)
+    slow.sendall(b"abc")
+    assert ResponseReader(slow).read_response().body == b"abc"
