@@ -115,6 +115,12 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         help="open connections at once; beyond, 503 and close (default %(default)s)",
     )
     limits.add_argument(
+        "--max-connections-per-ip",
+        type=whole_number(1),
+        metavar="COUNT",
+        help="open connections from one client address before 429 (off by default)",
+    )
+    limits.add_argument(
         "--queue",
         type=whole_number(1),
         default=DEFAULT_LIMITS.worker_queue_count,
@@ -203,11 +209,19 @@ def worker_options_from_args(args: argparse.Namespace) -> WorkerOptions | None:
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:
+    try:
+        return _limits_from_args(args)
+    except ValueError as error:  # Limits refused a value the option parsers let through
+        raise SystemExit(f"barehttp: {error}") from None
+
+
+def _limits_from_args(args: argparse.Namespace) -> Limits:
     return dataclasses.replace(
         DEFAULT_LIMITS,
         worker_threads=args.threads,
         max_body_bytes=args.max_body,
         max_connections=args.max_connections,
+        max_connections_per_ip=args.max_connections_per_ip,
         worker_queue_count=args.queue,
         idle_timeout_s=args.idle_timeout,
         header_timeout_s=args.header_timeout,

@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from barehttp.protocol.limits import Limits
 from tests.server.rawhttp import ResponseReader, connect
 from tests.wsgi.conftest import MAX_BODY_BYTES, StartProcess
 from tests.wsgi.process import ServerProcess
 
 UPLOAD_BYTES = 20 * 1024 * 1024
+# A body the server leaves to the app under Expect: 100-continue (a smaller one it gathers
+# itself, after its own 100 Continue).
+LARGER_THAN_GATHERED = Limits().body_prebuffer_bytes + 1
 
 
 def open_socket(server: ServerProcess) -> socket.socket:
@@ -107,7 +111,7 @@ def test_100_continue_only_once_the_app_reads(probe_server: ServerProcess) -> No
     with sock:
         sock.sendall(
             b"POST /echo?delay=0.6 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-            b"Content-Length: 5\r\n\r\n"
+            b"Content-Length: %d\r\n\r\n" % LARGER_THAN_GATHERED
         )
         # The app sleeps before reading: no 100 Continue may come before that.
         assert not has_bytes_within(sock, 0.3)
@@ -115,10 +119,10 @@ def test_100_continue_only_once_the_app_reads(probe_server: ServerProcess) -> No
         reader = ResponseReader(sock)
         interim = reader.read_response()
         assert (interim.status, interim.reason) == (100, "Continue")
-        sock.sendall(b"hello")
+        sock.sendall(b"h" * LARGER_THAN_GATHERED)
         response = reader.read_response()
         assert response.status == 200
-        assert json.loads(response.body)["length"] == 5
+        assert json.loads(response.body)["length"] == LARGER_THAN_GATHERED
 
 
 def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess) -> None:
@@ -126,7 +130,7 @@ def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess)
     with sock:
         sock.sendall(
             b"POST /no-read HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-            b"Content-Length: 5\r\n\r\n"
+            b"Content-Length: %d\r\n\r\n" % LARGER_THAN_GATHERED
         )
         reader = ResponseReader(sock)
         response = reader.read_response()
@@ -138,12 +142,15 @@ def test_no_100_continue_when_the_app_does_not_read(probe_server: ServerProcess)
 
 
 def test_app_runs_before_the_body_arrives(probe_server: ServerProcess) -> None:
-    """The server hands the app a stream: it answers after 10 of 20 MB were sent."""
+    """The server hands the app a stream: it answers once the first 64 KiB
+    (body_prebuffer_bytes, gathered before dispatch) of 20 MB were sent."""
     sock = open_socket(probe_server)
     with sock:
         sock.sendall(
             b"POST /first-bytes?count=10 HTTP/1.1\r\nHost: t\r\n"
-            b"Content-Length: %d\r\n\r\n0123456789" % UPLOAD_BYTES
+            b"Content-Length: %d\r\n\r\n0123456789"
+            % UPLOAD_BYTES
+            + b"x" * (Limits().body_prebuffer_bytes - 10)
         )
         reader = ResponseReader(sock)
         response = reader.read_response()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+
+# Shortest timeout accepted: SO_RCVTIMEO/SO_SNDTIMEO count in microseconds, and a
+# value that rounds to 0 there means "wait forever".
+MIN_TIMEOUT_S = 0.001
+# Fields where 0 has a documented meaning (no body allowed, no rate floor, no reserve).
+_ZERO_ALLOWED = frozenset({"max_body_bytes", "min_body_rate_bytes_per_s", "fd_reserve_count"})
+_OPTIONAL = frozenset({"max_connections_per_ip"})  # None: no such cap
+_ZERO_SECONDS_ALLOWED = frozenset({"shutdown_timeout_s"})  # 0: in-flight requests get no time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +33,9 @@ class Limits:
     # 408/close: after body_timeout_s of grace, a body must keep this average rate, so
     # a client trickling a byte now and then (R-U-Dead-Yet) cannot hold a worker; 0: off.
     min_body_rate_bytes_per_s: int = 512
+    # After a response, the rest of an unread request body is read and dropped for at
+    # most this long (worker time), then the connection is closed.
+    drain_timeout_s: float = 0.1
     idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
@@ -33,12 +45,49 @@ class Limits:
     worker_threads: int = 64  # threads running handlers
     worker_queue_count: int = 1_024  # 503 when full
     max_connections: int = 10_000  # 503 and close beyond this many open connections
+    # 429 and close beyond this many open connections from one client address; None: no
+    # cap (behind a proxy every client shares its address: cap there, not here).
+    max_connections_per_ip: int | None = None
     listen_backlog: int = 2_048  # kernel accept queue
+    # Descriptors kept free below the open files limit (max_connections is lowered to
+    # fit): a connection over the cap is still accepted and answered 503.
+    fd_reserve_count: int = 64
 
     # Buffer sizes.
     recv_bytes: int = 65_536  # one recv() call
+    # A request body is gathered (connection parked, no worker) until it is complete or
+    # this much of it came, then the handler runs: a slow sender holds no worker thread.
+    body_prebuffer_bytes: int = 65_536
+    # Over all connections: past this many gathered bytes, a body is handed to its handler
+    # at once (streamed, under the minimum rate), so memory stays bounded (64 MiB).
+    max_gathered_body_bytes: int = 67_108_864
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable
 
     def __post_init__(self) -> None:
-        if self.max_chunk_count < 1:
-            raise ValueError("max_chunk_count must be at least 1")
+        """Refuse nonsense, naming the field: a zero or negative timeout is never
+        "no timeout" (``linger_s=0`` would make every read wait forever)."""
+        for item in fields(self):
+            name = item.name
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if name.endswith("_s") and not name.endswith("_per_s"):
+                _check_seconds(name, value, zero_allowed=name in _ZERO_SECONDS_ALLOWED)
+            else:
+                _check_count(name, value, 0 if name in _ZERO_ALLOWED else 1)
+
+
+def _check_seconds(name: str, value: object, *, zero_allowed: bool) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or (value < MIN_TIMEOUT_S and not (zero_allowed and value == 0))
+    ):
+        least = f"0 or >= {MIN_TIMEOUT_S}" if zero_allowed else f">= {MIN_TIMEOUT_S}"
+        raise ValueError(f"Limits.{name} must be a finite number of seconds, {least}")
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"Limits.{name} must be a whole number >= {minimum}")

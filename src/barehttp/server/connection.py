@@ -7,12 +7,14 @@ a connection while its client keeps talking: after a response it waits up to
 ``SO_RCVTIMEO``, no extra system calls), and parks the connection if nothing
 comes, or at once when other connections are waiting for a worker. So a busy
 client is served at the speed of a thread per connection, and 2,000 idle ones
-hold no thread at all.
+hold no thread at all. A request body is gathered the same way before its
+handler runs (see body_reader.py): a slow sender holds no worker either.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import math
 import select
@@ -30,10 +32,11 @@ from barehttp.protocol.errors import (
 )
 from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
 from barehttp.protocol.parser import ParseState, RequestParser
-from barehttp.protocol.writer import format_head
+from barehttp.protocol.writer import format_continue, format_head
 from barehttp.server.access_log import log_refusal
+from barehttp.server.body_reader import BodyCollector, BodyPace, needs_prebuffer
 from barehttp.server.context import ServerContext
-from barehttp.server.exchange import MAX_DRAIN_BYTES, ServerExchange
+from barehttp.server.exchange import ServerExchange
 from barehttp.server.outbox import Outbox, Part
 from barehttp.server.plain_http import answer_if_plain_http
 
@@ -42,17 +45,17 @@ _T = TypeVar("_T")
 
 # What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
 _EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
-# Request bytes read and dropped after an error response before closing anyway.
-MAX_LINGER_DISCARD_BYTES = 1_048_576
+_PARSE_DONE = ParseState.DONE
 
 
 class Connection:
     """One client connection; see the module docstring for its life cycle."""
 
     __slots__ = (
-        "body_deadline",
+        "body_pace",
         "client_address",
         "close_after_write",
+        "collector",
         "context",
         "deadline",
         "events",
@@ -100,7 +103,9 @@ class Connection:
         self.holds_pool_slot = False
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
-        self.body_deadline = 0.0  # set when this request's body is first waited for
+        self.body_pace: BodyPace | None = None  # set when this request's body is first waited for
+        # The body of the next request, gathered before dispatch (see body_reader.py).
+        self.collector: BodyCollector | None = None
         self.request_started = time.monotonic()  # the header timeout counts from here
         # The idle timeout counts from here: the connection's start or its last response.
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
@@ -113,6 +118,9 @@ class Connection:
         return self.fd
 
     def resume(self) -> None:
+        if self.collector is not None and not self.is_tls:
+            self._collect_in_reactor()
+            return
         # A new request starts with these bytes; but a TLS handshake under way keeps
         # its start, or a hello trickled between parkings would never time out.
         if not self.parser.is_mid_request and not self.needs_handshake:
@@ -181,37 +189,60 @@ class Connection:
                 self._write_in_reactor(keep_alive and not context.draining)
                 return
             if not keep_alive or context.draining:
-                self.close()
+                self._close_after_response()
                 return
             self._expect_next_request()
+
+    def _close_after_response(self) -> None:
+        if self.parser.state is _PARSE_DONE:
+            self.close()
+        else:  # unread request bytes: a plain close() would reset the response away
+            self.close_lingering()
 
     def _expect_next_request(self) -> None:
         self.has_served = True
         self.parser.start_next()
         self.request_started = self.idle_since = time.monotonic()
-        self.body_deadline = 0.0
+        self.body_pace = None
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
         events = self.events
         parser = self.parser
+        context_limits = self.context.limits
         while True:
-            if events:
+            collector = self.collector
+            if collector is not None:
+                if collector.is_ready:
+                    self.collector = None
+                    self.context.gather(-collector.buffered_bytes)
+                    events.extend(collector.release())
+                    return collector.head
+            elif events:
                 event = events.popleft()
                 if isinstance(event, RequestHead):
-                    return event
+                    if parser.state is _PARSE_DONE or not needs_prebuffer(event, context_limits):
+                        return event
+                    try:
+                        self._start_collecting(event)  # its body is still on the way
+                    except OSError:
+                        self.close()
+                        return None
+                    continue
                 continue  # leftovers of a body the handler did not read
             try:
-                if parser.buffered_bytes:  # pipelined bytes from the last read
-                    events.extend(parser.feed(b""))
-                    if events:
-                        continue
+                # Pipelined bytes from the last read first.
+                if parser.buffered_bytes and self._accept_events(parser.feed(b"")):
+                    continue
                 data = self._receive()
                 if data is None:
                     return None
                 if not data:  # the client closed its side
                     self.close()
                     return None
+                if self.collector is not None:
+                    self._collect(parser.feed(data))
+                    continue
                 events.extend(parser.feed(data))
                 if not events and parser.is_mid_request:
                     self._check_head_deadline()
@@ -225,6 +256,69 @@ class Connection:
             except OSError:
                 self.close()
                 return None
+
+    def _accept_events(self, new: list[Event]) -> bool:
+        """Route parsed events to the body being gathered, or the queue; True if any."""
+        if self.collector is not None:
+            self._collect(new)
+        else:
+            self.events.extend(new)
+        return bool(new)
+
+    # -- bodies gathered before dispatch (body_reader.py) ----------------------
+
+    def _start_collecting(self, head: RequestHead) -> None:
+        if head.expects_continue:  # small enough to take: the server meets the expectation
+            self.sock.sendall(format_continue(head.http_version))
+            head = dataclasses.replace(head, expects_continue=False)
+        self.collector = BodyCollector(head, self.context.limits, self._body_pace())
+        body_events = list(self.events)  # what came with the head: only this body's events
+        self.events.clear()
+        self._collect(body_events)
+
+    def _collect(self, new: list[Event]) -> None:
+        collector = self.collector
+        assert collector is not None
+        now = time.monotonic()
+        before = collector.buffered_bytes
+        collector.take(new, now)
+        added = collector.buffered_bytes - before
+        if added and not self.context.gather(added):
+            collector.hand_over()  # all gathered bodies hold too much: stream this one
+        if not collector.is_ready:
+            collector.pace.check(now)
+
+    def _collect_in_reactor(self) -> None:
+        """Reactor thread: read what the body's client sent, without waiting; a worker
+        gets the request only once its body is gathered."""
+        try:
+            data = self.sock.recv(self.context.limits.recv_bytes, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            self.close()
+            return
+        if data == b"":  # the client left mid-body
+            self.close()
+            return
+        try:
+            if data is not None:
+                self._collect(self.parser.feed(data))
+        except HTTPError as error:
+            self.reject(error)
+            return
+        collector = self.collector
+        assert collector is not None
+        if collector.is_ready:
+            self.context.pool.submit(self.serve, bounded=False)
+        else:
+            self._park()
+
+    def _body_pace(self) -> BodyPace:
+        pace = self.body_pace
+        if pace is None:
+            pace = self.body_pace = BodyPace(self.context.limits, time.monotonic())
+        return pace
 
     def _receive(self) -> bytes | None:
         """Bytes from the client, or None after parking the connection."""
@@ -309,7 +403,9 @@ class Connection:
         if context.draining and not self.parser.is_mid_request:
             self.close()
             return
-        if self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
+        if self.collector is not None:
+            self.deadline = self.collector.pace.deadline
+        elif self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
@@ -324,19 +420,11 @@ class Connection:
     def _is_idle_too_long(self) -> bool:
         return time.monotonic() > self.idle_since + self.context.limits.idle_timeout_s
 
-    def receive_body_bytes(self) -> list[Event]:
-        """Block for more body bytes and parse them.
-
-        Two bounds: ``body_timeout_s`` of silence, and an overall deadline that
-        starts at ``body_timeout_s`` and grows by one second per
-        ``min_body_rate_bytes_per_s`` bytes received (the minimum average rate).
-        """
+    def receive_body_bytes(self, until: float = math.inf) -> list[Event]:
+        """Block for more body bytes and parse them, at the body's pace (see
+        body_reader.py) and until the monotonic time ``until`` at the latest."""
         limits = self.context.limits
-        rate = limits.min_body_rate_bytes_per_s
-        now = time.monotonic()
-        if not self.body_deadline:
-            self.body_deadline = now + limits.body_timeout_s if rate else math.inf
-        give_up = now + limits.body_timeout_s
+        pace = self._body_pace()
         if self.parser.state is ParseState.FAILED:
             # The read that brought this body's first bytes also broke a rule after
             # them: raise it now, as if it had come in the next read.
@@ -348,21 +436,23 @@ class Connection:
                 else:
                     data = self.sock.recv(limits.recv_bytes)
             except _EAGAIN_ERRORS:
-                if time.monotonic() > min(give_up, self.body_deadline):
+                now = time.monotonic()
+                if now > until:
                     raise RequestTimeout("request body not received in time") from None
+                pace.check(now)
                 continue
             if not data:
                 raise BadRequest("client closed the connection before the body ended")
-            if rate:
-                self.body_deadline += len(data) / rate
-                if time.monotonic() > self.body_deadline:
-                    raise RequestTimeout("request body arriving too slowly")
+            pace.received(len(data), time.monotonic())
             events = self.parser.feed(data)
             if events:
                 return events
 
     def drain_body(self) -> bool:
-        """Read and drop the rest of an unread request body; False if it is too big."""
+        """Read and drop the rest of an unread request body; False if it is too big
+        or does not come within ``drain_timeout_s`` (the caller then closes): a
+        worker never waits long on a body nobody wants."""
+        until = time.monotonic() + self.context.limits.drain_timeout_s
         dropped = 0
         while True:
             while self.events:
@@ -371,10 +461,12 @@ class Connection:
                     return True
                 if isinstance(event, BodyData):
                     dropped += len(event.data)
-                    if dropped > MAX_DRAIN_BYTES:
+                    if dropped > self.context.limits.body_prebuffer_bytes:
                         return False
+            if time.monotonic() > until:
+                return False
             try:
-                self.events.extend(self.receive_body_bytes())
+                self.events.extend(self.receive_body_bytes(until))
             except (HTTPError, OSError):
                 return False
 
@@ -408,7 +500,7 @@ class Connection:
                     self.outbox = outbox
                     return
         finally:
-            sock.setblocking(True)  # back to SO_RCVTIMEO/SO_SNDTIMEO-bounded calls
+            self._restore_blocking()
 
     def _write_in_reactor(self, keep_alive: bool) -> None:
         """Hand the connection and its outbox to the reactor; this worker is free."""
@@ -441,7 +533,7 @@ class Connection:
             self.close()
             return
         try:
-            self.sock.setblocking(True)
+            self._restore_blocking()
         except OSError:
             self.close()
             return
@@ -449,6 +541,14 @@ class Connection:
         self.idle_since = time.monotonic()
         self.resume()  # also serves requests already pipelined behind this one
         self._release_pool_slot()  # after resume() queued: a drain never sees zero between
+
+    def _restore_blocking(self) -> None:
+        """Back to bounded blocking calls: SO_RCVTIMEO/SO_SNDTIMEO on a plain socket,
+        a Python timeout on a TLS one (see _tls_bounded_read)."""
+        if self.is_tls:
+            self.sock.settimeout(self.context.limits.write_timeout_s)
+        else:
+            self.sock.setblocking(True)
 
     def _release_pool_slot(self) -> None:
         if self.holds_pool_slot:
@@ -496,7 +596,9 @@ class Connection:
             dropped = 0
             try:
                 self.sock.shutdown(socket.SHUT_WR)
-                while dropped < MAX_LINGER_DISCARD_BYTES and time.monotonic() < deadline:
+                # At most a largest body's worth of request bytes, then close anyway.
+                limit = self.context.limits.max_body_bytes
+                while dropped <= limit and time.monotonic() < deadline:
                     data = self.sock.recv(65_536)  # each wait bounded by SO_RCVTIMEO
                     if not data:
                         break
@@ -509,11 +611,14 @@ class Connection:
         if self.is_closed:
             return
         self.is_closed = True
+        if self.collector is not None:
+            self.context.gather(-self.collector.buffered_bytes)
+            self.collector = None
         try:
             if self.outbox is not None:
                 self.outbox.close()
                 self.outbox = None
             self.sock.close()
         finally:
-            self.context.connection_closed()
+            self.context.connection_closed(self.client_address[0])
             self._release_pool_slot()

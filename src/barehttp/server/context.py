@@ -20,10 +20,14 @@ class ServerContext:
     pool: WorkerPool
     reactor: Reactor
     access_log: bool = True
+    # limits.max_connections, lowered to fit the open files limit (see fd_limits.py).
+    connection_limit: int = 0
     draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
     plain_http_port: int | None = None  # named to plain-HTTP clients of a TLS port
     open_connections: int = 0
+    gathered_bytes: int = 0  # request body bytes held before dispatch, all connections
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
+    _open_by_address: dict[str, int] = field(default_factory=dict)  # per-address cap only
     _date_second: int = -1
     _date: str = ""
 
@@ -36,14 +40,32 @@ class ServerContext:
             self._date_second = second
         return self._date
 
-    def try_open_connection(self) -> bool:
-        """Count a new connection; False if ``max_connections`` are already open."""
+    def try_open_connection(self, client_ip: str) -> int:
+        """Count a new connection from ``client_ip``: 0, or the status to refuse it with
+        (503 over ``max_connections``, 429 over ``max_connections_per_ip``)."""
+        per_address = self.limits.max_connections_per_ip
         with self._count_lock:
-            if self.open_connections >= self.limits.max_connections:
-                return False
+            if self.open_connections >= (self.connection_limit or self.limits.max_connections):
+                return 503
+            if per_address is not None:
+                count = self._open_by_address.get(client_ip, 0)
+                if count >= per_address:
+                    return 429  # RFC 6585 §4
+                self._open_by_address[client_ip] = count + 1
             self.open_connections += 1
-            return True
+            return 0
 
-    def connection_closed(self) -> None:
+    def gather(self, count: int) -> bool:
+        """Count ``count`` body bytes held before dispatch (negative: let go); False
+        while the total is over ``limits.max_gathered_body_bytes``."""
+        with self._count_lock:
+            self.gathered_bytes += count
+            return self.gathered_bytes <= self.limits.max_gathered_body_bytes
+
+    def connection_closed(self, client_ip: str) -> None:
         with self._count_lock:
             self.open_connections -= 1
+            if self.limits.max_connections_per_ip is not None:
+                count = self._open_by_address.pop(client_ip, 1) - 1
+                if count:
+                    self._open_by_address[client_ip] = count

@@ -32,9 +32,6 @@ access_logger = logging.getLogger("barehttp.access")
 # larger ones go out with the head in one gather write (sendmsg), since copying
 # them would cost more than the join saves.
 SINGLE_SEND_MAX_BYTES = 16_384
-# Bytes of an unread request body read and dropped to keep the connection alive;
-# a larger leftover body is cheaper to cut off by closing.
-MAX_DRAIN_BYTES = 65_536
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere head and file go apart
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
 
@@ -159,7 +156,9 @@ class ServerExchange:
                 # unanswered) or one too big to read and drop: closing is the only safe end.
                 (head.expects_continue and not self._continue_sent)
                 or head.chunked
-                or (head.content_length or 0) > MAX_DRAIN_BYTES
+                # Bytes of an unread body dropped to keep the connection alive: at most
+                # what would have been gathered before dispatch; more is cut off by closing.
+                or (head.content_length or 0) > self.connection.context.limits.body_prebuffer_bytes
             )
         ):
             self._keep_alive = False
@@ -181,18 +180,10 @@ class ServerExchange:
             chunked=False,
             keep_alive=self._keep_alive,
         )
-        sock = self.connection.sock
         self.state = _COMPLETE
         if not (send_body and body):
             body = b""
         self.bytes_sent += len(body)
-        if self.is_tls:
-            if len(body) <= SINGLE_SEND_MAX_BYTES:
-                sock.sendall(data + body)
-            else:
-                sock.sendall(data)
-                sock.sendall(body)
-            return
         self._send_last(data, body)
 
     def _send_last(self, data: bytes, body: bytes) -> None:
@@ -200,6 +191,12 @@ class ServerExchange:
         take at once goes to send_final(), and to the reactor if the client is slow
         (see outbox.py). Same system calls as a blocking send when it can."""
         sock = self.connection.sock
+        if self.is_tls:  # no MSG_DONTWAIT nor sendmsg on an SSLSocket
+            parts: collections.deque[Part] = collections.deque([memoryview(data)])
+            if body:
+                parts.append(memoryview(body))
+            self.connection.send_final(parts)
+            return
         if len(body) <= SINGLE_SEND_MAX_BYTES:
             if body:
                 data += body
@@ -216,7 +213,7 @@ class ServerExchange:
         except BlockingIOError:
             sent = 0
         if sent != len(data) + len(body):
-            parts: collections.deque[Part] = collections.deque()
+            parts = collections.deque()
             if sent < len(data):
                 parts.append(memoryview(data)[sent:])
                 sent = len(data)
@@ -266,14 +263,9 @@ class ServerExchange:
         return True
 
     def _completes_body(self, count: int) -> bool:
-        """True when ``count`` more bytes end a body of declared length on a plain
-        socket: they are the response's last, which a slow reader gets from the
-        reactor (see outbox.py)."""
-        return (
-            not self._chunked
-            and not self.is_tls
-            and self._declared_length == self.bytes_sent + count
-        )
+        """True when ``count`` more bytes end a body of declared length: they are
+        the response's last, which a slow reader gets from the reactor (see outbox.py)."""
+        return not self._chunked and self._declared_length == self.bytes_sent + count
 
     def _take_unsent_head(self) -> bytes:
         head, self._unsent_head = self._unsent_head, b""
@@ -313,6 +305,14 @@ class ServerExchange:
         if self._chunked:
             prefix += b"%x\r\n" % count
         if self.is_tls:
+            if self._completes_body(count):
+                parts: collections.deque[Part] = collections.deque()
+                if prefix:
+                    parts.append(memoryview(prefix))
+                parts.append(FileRange(file.fileno(), offset, count))
+                self.connection.send_final(parts)
+                self.bytes_sent += count
+                return
             if prefix:
                 sock.sendall(prefix)
             self._copy_file(file, offset, count)

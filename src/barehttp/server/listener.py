@@ -7,10 +7,10 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 from barehttp.protocol.limits import Limits
+from barehttp.server.fd_limits import AcceptBackoff
 
 logger = logging.getLogger("barehttp.server")
 
@@ -99,6 +99,7 @@ class Acceptor:
         listener = self.listener
         limits = self._limits
         on_accept = self._on_accept
+        backoff = AcceptBackoff()
         while not self._stopping.is_set():
             try:
                 sock, address = listener.accept()
@@ -107,10 +108,10 @@ class Acceptor:
             except OSError as error:
                 if self._stopping.is_set():
                     return
-                # EMFILE/ENFILE/ENOBUFS: back off rather than spin.
-                logger.warning("accept failed: %s", error)
-                time.sleep(0.05)
+                # EMFILE/ENFILE/ENOBUFS: back off rather than spin, log once a second.
+                self._stopping.wait(backoff.failed(error))
                 continue
+            backoff.succeeded()
             if not OPTIONS_INHERITED:
                 sock.settimeout(None)
                 configure_connection_socket(sock, limits)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import os
 import socket
+import ssl
 from dataclasses import dataclass
 
 
@@ -30,6 +31,14 @@ class FileRange:
 
 
 Part = memoryview | FileRange
+
+# What a non-blocking send raises when the socket has no room (plain or TLS; a TLS
+# write may also need to read first, in which case it is retried later too).
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
+# TLS sends at most one record per call: bounded work per call on the reactor thread,
+# and a write interrupted by a full socket is retried with exactly the same bytes, as
+# OpenSSL requires (it does not do partial writes for Python's sockets).
+TLS_RECORD_BYTES = 16_384
 
 
 class Outbox:
@@ -49,19 +58,24 @@ class Outbox:
 
         ``sock`` must be non-blocking (sendfile has no MSG_DONTWAIT). OSError
         other than "would block" means the client is gone: the caller closes.
+        A TLS socket gets file parts read into memory (no sendfile through TLS).
         """
         parts = self.parts
         out_fd = sock.fileno()
+        is_tls = isinstance(sock, ssl.SSLSocket)
         total = 0
         while parts:
             part = parts[0]
             try:
                 if isinstance(part, memoryview):
-                    sent = sock.send(part)
+                    sent = sock.send(part[:TLS_RECORD_BYTES] if is_tls else part)
                     if sent == len(part):
                         parts.popleft()
                     else:
                         parts[0] = part[sent:]
+                elif is_tls:
+                    self._read_ahead(part)
+                    continue
                 else:
                     sent = os.sendfile(out_fd, part.fd, part.offset, part.count)
                     if sent == 0:
@@ -72,10 +86,23 @@ class Outbox:
                         parts.popleft()
                         if part.owned:
                             os.close(part.fd)
-            except BlockingIOError:
+            except _WOULD_BLOCK:
                 return total
             total += sent
         return total
+
+    def _read_ahead(self, part: FileRange) -> None:
+        """Put the next record's worth of the file part before it, as bytes."""
+        data = os.pread(part.fd, min(TLS_RECORD_BYTES, part.count), part.offset)
+        if not data:
+            raise OSError("file ended before the promised length")
+        part.offset += len(data)
+        part.count -= len(data)
+        if part.count == 0:
+            self.parts.popleft()
+            if part.owned:
+                os.close(part.fd)
+        self.parts.appendleft(memoryview(data))
 
     def keep_files_open(self) -> None:
         """Own a descriptor for every file part: the handler closes its file when it returns."""

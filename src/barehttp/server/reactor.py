@@ -46,7 +46,8 @@ class Parkable(Protocol):
         ...
 
     def resume(self) -> None:
-        """Bytes arrived: hand the connection back to a worker."""
+        """Bytes arrived: hand the connection back to a worker (or, for a request body
+        being gathered, read them here without waiting and park again)."""
         ...
 
     def expire(self) -> None:
@@ -144,11 +145,20 @@ class Reactor:
                 if connection.is_writing:
                     self._write(connection)
                 elif self._take(connection):
-                    connection.resume()
+                    self._resume(connection)
             now = time.monotonic()
             if now >= next_sweep:
                 self._sweep(now)
                 next_sweep = now + SWEEP_INTERVAL_S
+
+    def _resume(self, connection: Parkable) -> None:
+        # resume() may read and parse a request body here (body_reader.py): whatever it
+        # raises must cost one connection, never this thread and every parked client.
+        try:
+            connection.resume()
+        except Exception:
+            logger.exception("error while resuming a connection")
+            connection.close()
 
     def _write(self, connection: Parkable) -> None:
         try:

@@ -12,6 +12,11 @@ from barehttp.protocol.errors import ServiceUnavailable
 from barehttp.protocol.limits import Limits
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
+from barehttp.server.fd_limits import (
+    connection_capacity,
+    count_open_descriptors,
+    raise_open_files_limit,
+)
 from barehttp.server.handler import Exchange, Handler
 from barehttp.server.listener import Acceptor, bind_listeners
 from barehttp.server.pool import WorkerPool
@@ -20,6 +25,12 @@ from barehttp.server.reactor import Reactor
 logger = logging.getLogger("barehttp.server")
 
 ShutdownHook = Callable[[], None]
+
+# Sent without a worker to connections over a cap, then closed.
+_REFUSALS = {
+    503: b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    429: b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+}
 
 
 class Server:
@@ -76,6 +87,7 @@ class Server:
 
     def start(self) -> None:
         limits = self.limits
+        open_files_limit = raise_open_files_limit()
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
         pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
         handler = self.handler
@@ -88,6 +100,10 @@ class Server:
             reactor=Reactor(),
             access_log=self.access_log,
             plain_http_port=self.plain_http_port,
+            # The pool's threads and the reactor's epoll are open by now.
+            connection_limit=connection_capacity(
+                limits, open_files_limit, count_open_descriptors()
+            ),
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
         for host, port in self.addresses:
@@ -97,13 +113,11 @@ class Server:
 
     def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
         context = self.context
-        if not context.try_open_connection():
+        refusal = context.try_open_connection(client_address[0])
+        if refusal:
             sock.setblocking(False)
             try:
-                sock.send(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                    b"Connection: close\r\n\r\n"
-                )
+                sock.send(_REFUSALS[refusal])
             except OSError:
                 pass
             sock.close()
@@ -119,7 +133,9 @@ class Server:
                 sock, client_address, (str(server_address[0]), int(server_address[1])), context
             )
         except BaseException:
-            context.connection_closed()  # counted above, never to be closed by a Connection
+            context.connection_closed(
+                client_address[0]
+            )  # counted above, never to be closed by a Connection
             raise
         if not context.pool.submit(connection.serve):
             connection.reject(ServiceUnavailable("server is at capacity, retry later"))

@@ -11,10 +11,14 @@ def make_server_context(certfile: str, keyfile: str | None = None) -> ssl.SSLCon
     """A server context: stdlib defaults for clients, TLS 1.2 or newer, ALPN http/1.1.
 
     ``create_default_context(Purpose.CLIENT_AUTH)`` gives the interpreter's
-    vetted cipher list and disables compression and renegotiation.
+    vetted cipher list and disables compression; renegotiation is refused here.
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.2 renegotiation: a client could make the server pay for new handshakes at
+    # will, and a write needing a read first would leave the reactor's outbox waiting on
+    # the wrong readiness (RFC 5746 makes it safe, not cheap).
+    context.options |= ssl.OP_NO_RENEGOTIATION
     context.load_cert_chain(certfile, keyfile)
     context.set_alpn_protocols(["http/1.1"])  # we speak only HTTP/1.1 (RFC 7301)
     return context

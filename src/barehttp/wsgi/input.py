@@ -14,7 +14,8 @@ class WSGIInput:
     """A file-like request body (PEP 3333 §"Input and Error Streams").
 
     Nothing is read before the application asks, so ``100 Continue`` goes out
-    only on the first read, and a body is never held whole by the server:
+    only on the first read (for a body over ``body_prebuffer_bytes``: the server
+    gathers a smaller one before the app runs), and a body is never held whole:
     ``read()`` without a size returns what is left, which the parser already
     bounds by ``max_body_bytes``. Past the end every read returns ``b""``.
     """
