@@ -502,8 +502,20 @@ def add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     copy = actions.add_parser(
         "copy", help="copy accounts, quotas and sessions (SQLite <-> PostgreSQL, either way)"
     )
-    copy.add_argument("--from", dest="source", required=True, metavar="PATH_OR_URL")
-    copy.add_argument("--to", dest="target", required=True, metavar="PATH_OR_URL")
+    copy.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the database to read: a SQLite file or a postgresql:// URL",
+    )
+    copy.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the database to fill: a SQLite file or a postgresql:// URL (must be empty)",
+    )
     copy.add_argument(
         "--force", action="store_true", help="replace what the target holds (refused otherwise)"
     )
