@@ -242,8 +242,7 @@ def run_hello(args: argparse.Namespace) -> int:
     from barehttp.server.hello import hello
     from barehttp.server.serve import serve
 
-    serve(hello, **server_kwargs(args))
-    return 0
+    return serve(hello, **server_kwargs(args))
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -262,8 +261,7 @@ def run_serve(args: argparse.Namespace) -> int:
         logging.getLogger("barehttp").error("%s", error)
         return 2
     kwargs = server_kwargs(args)
-    serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
-    return 0
+    return serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
 
 
 def parse_worker_count(text: str) -> int:
@@ -359,8 +357,7 @@ def run_app(args: argparse.Namespace) -> int:
     if workers is None:
         app = create_app(storage, settings, limits=kwargs["limits"])
         # Closed only after in-flight requests finished: they may still be writing.
-        serve(app, **kwargs, on_shutdown=[storage.close])
-        return 0
+        return serve(app, **kwargs, on_shutdown=[storage.close])
     storage.close()  # each worker opens its own: SQLite connections must not cross a fork
     worker_storage: list[SQLiteStorage] = []
 

@@ -29,6 +29,10 @@ class Markers:
     def is_closed(self, token: str) -> bool:
         return (self.directory / token).exists()
 
+    def is_started(self, token: str) -> bool:
+        """True once ``/slow?token=...`` is running in the application."""
+        return (self.directory / f"{token}-started").exists()
+
 
 def _process_starter(directory: Path, markers: Markers) -> tuple[StartProcess, list[ServerProcess]]:
     started: list[ServerProcess] = []

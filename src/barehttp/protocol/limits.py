@@ -27,6 +27,10 @@ class Limits:
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
     shutdown_timeout_s: float = 10.0  # in-flight requests get this long after SIGTERM
+    # While draining, a keep-alive connection that just had a response waits this long
+    # for the client's next request (answered with Connection: close), then is closed:
+    # closing at once would reset a request already on its way.
+    drain_keep_alive_s: float = 1.0
 
     # Concurrency bounds (server layer).
     worker_threads: int = 64  # threads running handlers

@@ -20,11 +20,15 @@ class ServerContext:
     pool: WorkerPool
     reactor: Reactor
     access_log: bool = True
-    draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
+    draining: bool = False  # set on shutdown: finish what runs or arrives, then close
     open_connections: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
+    _all_closed: threading.Condition = field(init=False)
     _date_second: int = -1
     _date: str = ""
+
+    def __post_init__(self) -> None:
+        self._all_closed = threading.Condition(self._count_lock)
 
     def http_date(self) -> str:
         """The Date header value, formatted at most once a second."""
@@ -46,3 +50,10 @@ class ServerContext:
     def connection_closed(self) -> None:
         with self._count_lock:
             self.open_connections -= 1
+            if self.open_connections == 0:
+                self._all_closed.notify_all()
+
+    def wait_all_closed(self, timeout: float) -> bool:
+        """Wait until no connection is open; False if ``timeout`` passed first."""
+        with self._all_closed:
+            return self._all_closed.wait_for(lambda: self.open_connections == 0, timeout)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.server import Server
-from barehttp.server.signals import install_shutdown_signals
+from barehttp.server.signals import exit_status, install_shutdown_signals
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
 from barehttp.server.workers import Supervisor, WorkerOptions
 
@@ -25,8 +25,11 @@ def serve(
     certfile: str | None = None,
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
-) -> None:
+) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
+
+    Returns the exit status: 0 when every request completed, else
+    ``DRAIN_CUT_STATUS`` (``shutdown_timeout_s`` cut requests off).
 
     With ``certfile`` (and ``keyfile`` unless the key is in the same file) the
     server speaks HTTPS; ``redirect_http_port`` then also answers plain HTTP on
@@ -58,7 +61,7 @@ def serve(
 
         server.add_shutdown_hook(stop_redirect)
     server.start()
-    server.serve_forever()
+    return exit_status(server.serve_forever())
 
 
 def serve_in_workers(

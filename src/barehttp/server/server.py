@@ -6,6 +6,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 
 from barehttp.protocol.errors import ServiceUnavailable
@@ -125,28 +126,34 @@ class Server:
         """Ask ``serve_forever`` to drain and return (safe from a signal handler)."""
         self._shutdown_requested.set()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self) -> bool:
+        """Serve until ``request_shutdown()``, then drain; False if the drain was cut short."""
         if self._context is None:
             self.start()
         # Wake now and then: a signal handler only runs between waits.
         while not self._shutdown_requested.wait(0.5):
             pass
-        self.shutdown()
+        return self.shutdown()
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop accepting, finish in-flight requests, close idle connections, run hooks.
 
+        A keep-alive connection is not closed under its client, who may be
+        sending the next request right now: that request is answered, with
+        ``Connection: close``, if it comes within ``limits.drain_keep_alive_s``.
         Returns False if requests were still running when ``timeout`` (default
         ``limits.shutdown_timeout_s``) passed.
         """
         context = self.context
+        limits = self.limits
         context.draining = True
         for acceptor in self._acceptors:
             acceptor.stop()
-        context.reactor.close_all()
-        drained = context.pool.wait_idle(
-            self.limits.shutdown_timeout_s if timeout is None else timeout
-        )
+        context.reactor.expire_readers_by(time.monotonic() + limits.drain_keep_alive_s)
+        # Each connection now closes by itself: after its response, or once idle.
+        closed = context.wait_all_closed(limits.shutdown_timeout_s if timeout is None else timeout)
+        context.reactor.close_all()  # idle ones, past the deadline: no request is lost
+        drained = closed or context.pool.wait_idle(0.0)
         if not drained:
             logger.warning("shutdown deadline passed with requests still running")
         for hook in self._hooks:

@@ -44,7 +44,7 @@ def serve_wsgi(
         return WSGIHandler(application, root_path=root_path, multiprocess=workers > 1)
 
     if workers <= 1 and not max_requests:
-        serve(
+        return serve(
             make_handler(),
             host=host,
             port=port,
@@ -54,7 +54,6 @@ def serve_wsgi(
             keyfile=keyfile,
             redirect_http_port=redirect_http_port,
         )
-        return 0
     if redirect_http_port is not None:
         raise ValueError("redirect_http_port is not supported with worker processes")
     return serve_in_workers(
