@@ -27,6 +27,7 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "app": frozenset({"web", "storage", "protocol", "server"}),
     "wsgi": frozenset({"protocol", "server"}),
     "cli": frozenset({ANY_LAYER}),
+    "config": frozenset({ANY_LAYER}),  # the command line's option plumbing
     "__main__": frozenset({ANY_LAYER}),
 }
 # The protocol layer is pure: bytes in, events out, no I/O, no threads, no clock.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
+from barehttp.config.deploy import add_deploy_options, deploy_kwargs
 from barehttp.protocol.limits import Limits
 from barehttp.server.workers import WorkerOptions
 
@@ -158,6 +159,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         metavar="SECONDS",
         help="how long in-flight requests get after SIGTERM",
     )
+    add_deploy_options(parser)
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -220,6 +222,7 @@ def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "certfile": args.certfile,
         "keyfile": args.keyfile,
         "redirect_http_port": args.redirect_http_port,
+        **deploy_kwargs(args),
     }
 
 

@@ -58,14 +58,14 @@ def set_session_cookie(response: Response, request: Request, token: str, max_age
         token,
         max_age=max_age_s,
         path="/",
-        secure=request.is_tls,  # over HTTPS never sent back in clear text
+        secure=request.is_secure,  # over HTTPS never sent back in clear text
         httponly=True,  # injected script cannot read it
         samesite="Lax",
     )
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=request.is_tls)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=request.is_secure)
 
 
 def visitor_csrf_token(request: Request) -> tuple[str, bool]:
@@ -79,7 +79,7 @@ def visitor_csrf_token(request: Request) -> tuple[str, bool]:
 def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
     # No Max-Age: it lives as long as the browser session; the form is filled in well before.
     response.set_cookie(
-        CSRF_COOKIE, token, path="/", secure=request.is_tls, httponly=True, samesite="Lax"
+        CSRF_COOKIE, token, path="/", secure=request.is_secure, httponly=True, samesite="Lax"
     )
 
 

@@ -145,9 +145,7 @@ class Pages:
         check_visitor_csrf(request, form)
         username = form.get(USERNAME, "")
         try:
-            signed_in = self.accounts.sign_in(
-                username, form.get(PASSWORD, ""), request.client_address[0]
-            )
+            signed_in = self.accounts.sign_in(username, form.get(PASSWORD, ""), request.client)
         except TooManyAttempts as error:
             response = self._sign_in_page(request, username, str(error), 429)
             response.headers.append(("Retry-After", str(error.retry_after_s)))  # RFC 9110 §10.2.3

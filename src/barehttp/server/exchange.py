@@ -71,6 +71,7 @@ class ServerExchange:
         "connection",
         "head",
         "is_tls",
+        "scheme",
         "server_address",
         "state",
         "status",
@@ -82,6 +83,7 @@ class ServerExchange:
         self.client_address = connection.client_address
         self.server_address = connection.server_address
         self.is_tls = connection.is_tls
+        self.scheme = "https" if self.is_tls else "http"
         self.state = _NOT_STARTED
         self.status = 0
         self.bytes_sent = 0

@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.server import Server
@@ -25,6 +26,7 @@ def serve(
     certfile: str | None = None,
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
 ) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
 
@@ -33,7 +35,8 @@ def serve(
 
     With ``certfile`` (and ``keyfile`` unless the key is in the same file) the
     server speaks HTTPS; ``redirect_http_port`` then also answers plain HTTP on
-    that port with a 308 to the HTTPS URL.
+    that port with a 308 to the HTTPS URL. Proxy headers are believed from
+    ``forwarded_allow_ips`` (addresses and CIDR ranges, ``"*"``; None: nobody).
     """
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
     server = Server(
@@ -43,6 +46,7 @@ def serve(
         limits=limits,
         access_log=access_log,
         ssl_context=ssl_context,
+        trusted_proxies=_trusted(forwarded_allow_ips),
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
@@ -75,6 +79,7 @@ def serve_in_workers(
     certfile: str | None = None,
     keyfile: str | None = None,
     worker_shutdown_hooks: Callable[[], list[Callable[[], None]]] | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
 ) -> int:
     """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
 
@@ -85,6 +90,7 @@ def serve_in_workers(
     """
     limits = limits or Limits()
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
+    trusted_proxies = _trusted(forwarded_allow_ips)
 
     def make_server(handler: Handler, listeners: list[socket.socket]) -> Server:
         server = Server(
@@ -93,6 +99,7 @@ def serve_in_workers(
             listeners=listeners,
             access_log=access_log,
             ssl_context=ssl_context,
+            trusted_proxies=trusted_proxies,
         )
         for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
             server.add_shutdown_hook(hook)
@@ -102,3 +109,7 @@ def serve_in_workers(
         make_handler, host=host, port=port, limits=limits, options=options, make_server=make_server
     )
     return supervisor.run()
+
+
+def _trusted(forwarded_allow_ips: str | None) -> TrustedProxies | None:
+    return None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)

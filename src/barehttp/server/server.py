@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 
 from barehttp.protocol.errors import ServiceUnavailable
+from barehttp.protocol.forwarded import TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
 from barehttp.server.handler import Exchange, Handler
 from barehttp.server.listener import Acceptor, bind_listeners
 from barehttp.server.pool import WorkerPool
+from barehttp.server.proxy_headers import ProxyHeaders
 from barehttp.server.reactor import Reactor
 
 logger = logging.getLogger("barehttp.server")
@@ -40,6 +42,7 @@ class Server:
         access_log: bool = True,
         listeners: list[socket.socket] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -48,6 +51,8 @@ class Server:
         self.access_log = access_log
         self._listeners = listeners
         self.ssl_context = ssl_context
+        # Peers whose proxy headers are believed (see proxy_headers.py); None: nobody's.
+        self.trusted_proxies = trusted_proxies
         self._acceptors: list[Acceptor] = []
         self._hooks: list[ShutdownHook] = []
         self._shutdown_requested = threading.Event()
@@ -78,6 +83,8 @@ class Server:
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
         pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
         handler = self.handler
+        if self.trusted_proxies is not None:
+            handler = ProxyHeaders(handler, self.trusted_proxies)
         if self.max_requests > 0:
             handler = _RetiringHandler(handler, self.max_requests, self.request_shutdown)
         self._context = ServerContext(

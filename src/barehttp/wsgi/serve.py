@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
+from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.serve import serve, serve_in_workers
@@ -27,6 +28,7 @@ def serve_wsgi(
     certfile: str | None = None,
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -53,6 +55,7 @@ def serve_wsgi(
             certfile=certfile,
             keyfile=keyfile,
             redirect_http_port=redirect_http_port,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     if redirect_http_port is not None:
         raise ValueError("redirect_http_port is not supported with worker processes")
@@ -65,4 +68,5 @@ def serve_wsgi(
         access_log=access_log,
         certfile=certfile,
         keyfile=keyfile,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
