@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
 from barehttp.config.deploy import add_deploy_options, deploy_kwargs
+from barehttp.config.environment import apply_environment
+from barehttp.config.sizes import byte_size
 from barehttp.protocol.limits import Limits
 from barehttp.server.workers import WorkerOptions
 
@@ -98,10 +100,10 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body",
-        type=whole_number(0),
+        type=byte_size,
         default=DEFAULT_LIMITS.max_body_bytes,
-        metavar="BYTES",
-        help="largest request body (413 beyond)",
+        metavar="SIZE",
+        help="largest request body, in bytes or with K/M/G: 20M (413 beyond; default 1M)",
     )
     limits.add_argument(
         "--max-connections", type=whole_number(1), default=DEFAULT_LIMITS.max_connections
@@ -522,7 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    apply_environment(parser, os.environ)  # BAREHTTP_PORT=9000 and so on
+    args = parser.parse_args(argv)
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
     result: int = args.run(args)
