@@ -16,7 +16,9 @@ from barehttp.app.settings import AccountSettings
 from barehttp.config.deploy import add_deploy_options, deploy_kwargs
 from barehttp.config.environment import apply_environment
 from barehttp.config.sizes import byte_size
+from barehttp.config.startup import StartupError, port_hint
 from barehttp.protocol.limits import Limits
+from barehttp.server.listener import ListenError
 from barehttp.server.workers import WorkerOptions
 
 if TYPE_CHECKING:
@@ -216,15 +218,16 @@ def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``serve()`` from the shared server options."""
     if args.keyfile and not args.certfile:
         raise SystemExit("barehttp: --keyfile needs --certfile")
+    limits = limits_from_args(args)
     return {
         "host": args.host or None,
         "port": args.port,
-        "limits": limits_from_args(args),
+        "limits": limits,
         "access_log": args.access_log,
         "certfile": args.certfile,
         "keyfile": args.keyfile,
         "redirect_http_port": args.redirect_http_port,
-        **deploy_kwargs(args),
+        **deploy_kwargs(args, limits),
     }
 
 
@@ -263,7 +266,7 @@ def run_serve(args: argparse.Namespace) -> int:
             cache_control=args.cache_control or None,
         )
     except ValueError as error:
-        logging.getLogger("barehttp").error("%s", error)
+        logging.getLogger("barehttp").error("%s%s", error, port_hint(args.directory))
         return 2
     kwargs = server_kwargs(args)
     return serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
@@ -529,7 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except (StartupError, ListenError) as error:  # one line, no traceback
+        sys.stderr.write(f"barehttp: {error}\n")
+        return 1
     return result
 
 

@@ -207,5 +207,5 @@ def test_taken_port_fails_cleanly(spawn_server: SpawnServer) -> None:
     server = spawn_server("-m", "barehttp.cli", "hello", "--port", "{port}")
     clash = run_command(sys.executable, "-m", "barehttp.cli", "hello", "--port", str(server.port))
     assert clash.returncode != 0
-    assert "Address already in use" in clash.stderr
+    assert "address already in use" in clash.stderr
     assert stop(server) == 0

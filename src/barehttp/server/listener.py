@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
@@ -36,9 +37,35 @@ def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
     set_socket_timeout(sock, socket.SO_SNDTIMEO, limits.write_timeout_s)
 
 
+class ListenError(OSError):
+    """No listening socket: the message names the address and the cause, for the user."""
+
+
+# What each bind() failure means to someone starting a server.
+_BIND_ERRORS = {
+    errno.EADDRINUSE: "address already in use (is another server running there?)",
+    errno.EACCES: "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+    errno.EADDRNOTAVAIL: "no such address on this machine",
+}
+
+
+def describe_address(host: str, port: int) -> str:
+    """``127.0.0.1:8000`` or ``[::1]:8000``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.socket]:
-    """Bind every address ``host`` resolves to (IPv4 and IPv6); None means all."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    """Bind every address ``host`` resolves to (IPv4 and IPv6); None means all.
+
+    Raises:
+        ListenError: the host does not resolve, or an address cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        raise ListenError(f"cannot resolve host {host!r}: {error.strerror}") from None
     listeners: list[socket.socket] = []
     seen: set[tuple[int, str]] = set()
     try:
@@ -53,7 +80,13 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
             if family == socket.AF_INET6:
                 # One socket per family, so "::" and "0.0.0.0" can both be bound.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                cause = _BIND_ERRORS.get(error.errno or 0, error.strerror)
+                raise ListenError(
+                    f"cannot listen on {describe_address(str(address[0]), port)}: {cause}"
+                ) from None
             # Before listen(): a connection completing its handshake copies the options
             # the listener has at that moment, and one without SO_RCVTIMEO would hold a
             # worker in recv() forever (never parked, never idle-timed-out).

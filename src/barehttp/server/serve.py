@@ -27,6 +27,7 @@ def serve(
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
 ) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
 
@@ -37,6 +38,7 @@ def serve(
     server speaks HTTPS; ``redirect_http_port`` then also answers plain HTTP on
     that port with a 308 to the HTTPS URL. Proxy headers are believed from
     ``forwarded_allow_ips`` (addresses and CIDR ranges, ``"*"``; None: nobody).
+    ``listeners``, if given, are listening sockets to serve instead of binding.
     """
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
     server = Server(
@@ -47,6 +49,7 @@ def serve(
         access_log=access_log,
         ssl_context=ssl_context,
         trusted_proxies=_trusted(forwarded_allow_ips),
+        listeners=listeners,
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
@@ -80,6 +83,7 @@ def serve_in_workers(
     keyfile: str | None = None,
     worker_shutdown_hooks: Callable[[], list[Callable[[], None]]] | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
 ) -> int:
     """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
 
@@ -106,7 +110,13 @@ def serve_in_workers(
         return server
 
     supervisor = Supervisor(
-        make_handler, host=host, port=port, limits=limits, options=options, make_server=make_server
+        make_handler,
+        host=host,
+        port=port,
+        limits=limits,
+        options=options,
+        make_server=make_server,
+        listeners=listeners,
     )
     return supervisor.run()
 

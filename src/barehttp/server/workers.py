@@ -82,6 +82,7 @@ class Supervisor:
         limits: Limits,
         options: WorkerOptions,
         make_server: Callable[[Handler, list[socket.socket]], Server] | None = None,
+        listeners: list[socket.socket] | None = None,
     ) -> None:
         self._make_handler = make_handler
         self._host = host
@@ -91,7 +92,7 @@ class Supervisor:
         self._make_server = make_server or (
             lambda handler, listeners: Server(handler, limits=limits, listeners=listeners)
         )
-        self._listeners: list[socket.socket] = []
+        self._listeners: list[socket.socket] = listeners or []  # else bound by run()
         self._workers: dict[int, _Worker] = {}
         self._stop_signals = 0
         self._reload_requested = False
@@ -101,7 +102,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until SIGTERM/SIGINT; returns the exit status."""
-        self._listeners = bind_listeners(self._host, self._port, self._limits)
+        if not self._listeners:
+            self._listeners = bind_listeners(self._host, self._port, self._limits)
         for sock in self._listeners:
             name = sock.getsockname()
             logger.info("listening on %s:%d with %d workers", name[0], name[1], self._options.count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
@@ -29,6 +30,7 @@ def serve_wsgi(
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -56,6 +58,7 @@ def serve_wsgi(
             keyfile=keyfile,
             redirect_http_port=redirect_http_port,
             forwarded_allow_ips=forwarded_allow_ips,
+            listeners=listeners,
         )
     if redirect_http_port is not None:
         raise ValueError("redirect_http_port is not supported with worker processes")
@@ -69,4 +72,5 @@ def serve_wsgi(
         certfile=certfile,
         keyfile=keyfile,
         forwarded_allow_ips=forwarded_allow_ips,
+        listeners=listeners,
     )
