@@ -180,13 +180,16 @@ def resolve_forwarded(
     peer: str,
     fields: list[tuple[str, str]],
     trusted: TrustedProxies,
+    *,
+    is_peer_trusted: bool | None = None,
 ) -> ForwardedRequest:
     """What trusted proxies say about the request ``peer`` sent us.
 
     ``fields`` are the request's header fields (names lower-case). ``Forwarded``
     wins over the ``X-Forwarded-*`` fields when both are present.
+    ``is_peer_trusted`` overrides the check of ``peer`` against ``trusted``.
     """
-    if not trusted.is_trusted(peer):
+    if not (trusted.is_trusted(peer) if is_peer_trusted is None else is_peer_trusted):
         return ForwardedRequest()
     forwarded = [value for name, value in fields if name == "forwarded"]
     hops: list[_Hop] | None

@@ -29,7 +29,8 @@ def set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> None
 
 def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
     """Per-connection options: no Nagle delay, bounded blocking reads and writes."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # A blocking recv() returns EAGAIN after linger_s: the worker then parks the
     # connection instead of waiting on an idle client (see connection.py).
     set_socket_timeout(sock, socket.SO_RCVTIMEO, limits.linger_s)
@@ -39,6 +40,33 @@ def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
 
 class ListenError(OSError):
     """No listening socket: the message names the address and the cause, for the user."""
+
+
+class InheritedSocket(socket.socket):
+    """A listening socket this process did not create (``--fd``, systemd activation).
+
+    Connections may have queued on it before we set the listener's options,
+    so each accepted one is configured itself, even where Linux would copy them.
+    """
+
+
+# The client address of a connection over a Unix socket (which has no peer address).
+UNIX_PEER = "unix"
+
+
+def socket_address(name: object) -> tuple[str, int]:
+    """(host, port) from getsockname()/accept(); ``(UNIX_PEER, 0)`` for a Unix socket."""
+    if isinstance(name, tuple):
+        return (str(name[0]), int(name[1]))
+    return (UNIX_PEER, 0)
+
+
+def describe_listener(sock: socket.socket, scheme: str = "http") -> str:
+    """``http://127.0.0.1:8000``, ``https://[::1]:8443`` or ``unix:/run/app.sock``."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name!s}"
+    return f"{scheme}://{describe_address(str(name[0]), int(name[1]))}"
 
 
 # What each bind() failure means to someone starting a server.
@@ -118,6 +146,7 @@ class Acceptor:
         self._limits = limits
         self._on_accept = on_accept
         self._stopping = threading.Event()
+        self._configure_each = not OPTIONS_INHERITED or isinstance(listener, InheritedSocket)
         prepare_listener(listener, limits)
         self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
         self._thread.start()
@@ -132,6 +161,7 @@ class Acceptor:
         listener = self.listener
         limits = self._limits
         on_accept = self._on_accept
+        configure_each = self._configure_each
         while not self._stopping.is_set():
             try:
                 sock, address = listener.accept()
@@ -144,11 +174,11 @@ class Acceptor:
                 logger.warning("accept failed: %s", error)
                 time.sleep(0.05)
                 continue
-            if not OPTIONS_INHERITED:
+            if configure_each:
                 sock.settimeout(None)
                 configure_connection_socket(sock, limits)
             try:
-                on_accept(sock, (str(address[0]), int(address[1])))
+                on_accept(sock, socket_address(address))
             except Exception:
                 logger.exception("error while handing over a new connection")
                 sock.close()

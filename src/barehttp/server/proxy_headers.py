@@ -12,6 +12,7 @@ from __future__ import annotations
 from barehttp.protocol.forwarded import TrustedProxies, resolve_forwarded
 from barehttp.protocol.headers import Headers
 from barehttp.server.handler import Exchange, Handler
+from barehttp.server.listener import UNIX_PEER
 
 _PROXY_FIELDS = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 
@@ -32,7 +33,11 @@ class ProxyHeaders:
         self._handler(exchange)
 
     def _apply(self, exchange: Exchange, fields: list[tuple[str, str]]) -> None:
-        forwarded = resolve_forwarded(exchange.client_address[0], fields, self._trusted)
+        peer = exchange.client_address[0]
+        # A Unix socket's peer is a local process the file's mode let in (gunicorn
+        # trusts it too); its "address" is not one an allow list could name.
+        is_peer_trusted = True if peer == UNIX_PEER else None
+        forwarded = resolve_forwarded(peer, fields, self._trusted, is_peer_trusted=is_peer_trusted)
         if forwarded.client is not None:
             exchange.client_address = (forwarded.client, 0)
         if forwarded.scheme is not None:

@@ -117,6 +117,7 @@ def serve_in_workers(
         options=options,
         make_server=make_server,
         listeners=listeners,
+        is_tls=ssl_context is not None,
     )
     return supervisor.run()
 

@@ -15,7 +15,12 @@ from barehttp.protocol.limits import Limits
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
 from barehttp.server.handler import Exchange, Handler
-from barehttp.server.listener import Acceptor, bind_listeners
+from barehttp.server.listener import (
+    Acceptor,
+    bind_listeners,
+    describe_listener,
+    socket_address,
+)
 from barehttp.server.pool import WorkerPool
 from barehttp.server.proxy_headers import ProxyHeaders
 from barehttp.server.reactor import Reactor
@@ -59,13 +64,15 @@ class Server:
         self._context: ServerContext | None = None
         # Drain and stop after about this many requests (worker recycling); 0 = never.
         self.max_requests = 0
+        self.announce = True  # log "listening on" for each socket at start()
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        """The (host, port) pairs actually bound (port 0 resolves here)."""
+        """The (host, port) pairs actually bound (port 0 resolves here); not Unix sockets."""
         return [
-            (str(a.listener.getsockname()[0]), int(a.listener.getsockname()[1]))
+            socket_address(a.listener.getsockname())
             for a in self._acceptors
+            if a.listener.family != socket.AF_UNIX
         ]
 
     @property
@@ -95,10 +102,9 @@ class Server:
             access_log=self.access_log,
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
-        for host, port in self.addresses:
-            scheme = "https" if self.ssl_context else "http"
-            shown = f"[{host}]" if ":" in host else host
-            logger.info("listening on %s://%s:%d", scheme, shown, port)
+        scheme = "https" if self.ssl_context else "http"
+        for acceptor in self._acceptors if self.announce else []:
+            logger.info("listening on %s", describe_listener(acceptor.listener, scheme))
 
     def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
         context = self.context
@@ -114,15 +120,13 @@ class Server:
             sock.close()
             return
         try:
-            server_address = sock.getsockname()
+            server_address = socket_address(sock.getsockname())
             if self.ssl_context is not None:
                 # No I/O here: the handshake happens in a worker (see Connection).
                 sock = self.ssl_context.wrap_socket(
                     sock, server_side=True, do_handshake_on_connect=False
                 )
-            connection = Connection(
-                sock, client_address, (str(server_address[0]), int(server_address[1])), context
-            )
+            connection = Connection(sock, client_address, server_address, context)
         except BaseException:
             context.connection_closed()  # counted above, never to be closed by a Connection
             raise

@@ -32,7 +32,7 @@ from types import FrameType
 
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
-from barehttp.server.listener import bind_listeners
+from barehttp.server.listener import bind_listeners, describe_listener
 from barehttp.server.server import Server
 from barehttp.server.signals import DRAIN_CUT_STATUS, WorkerSignals, exit_status
 
@@ -83,6 +83,7 @@ class Supervisor:
         options: WorkerOptions,
         make_server: Callable[[Handler, list[socket.socket]], Server] | None = None,
         listeners: list[socket.socket] | None = None,
+        is_tls: bool = False,
     ) -> None:
         self._make_handler = make_handler
         self._host = host
@@ -93,6 +94,7 @@ class Supervisor:
             lambda handler, listeners: Server(handler, limits=limits, listeners=listeners)
         )
         self._listeners: list[socket.socket] = listeners or []  # else bound by run()
+        self._is_tls = is_tls  # for the "listening on https://..." line
         self._workers: dict[int, _Worker] = {}
         self._stop_signals = 0
         self._reload_requested = False
@@ -105,8 +107,9 @@ class Supervisor:
         if not self._listeners:
             self._listeners = bind_listeners(self._host, self._port, self._limits)
         for sock in self._listeners:
-            name = sock.getsockname()
-            logger.info("listening on %s:%d with %d workers", name[0], name[1], self._options.count)
+            scheme = "https" if self._is_tls else "http"
+            shown = describe_listener(sock, scheme)
+            logger.info("listening on %s with %d workers", shown, self._options.count)
         self._install_signals()
         try:
             for _ in range(self._options.count):
@@ -177,6 +180,7 @@ class Supervisor:
                 max_requests += random.randint(0, self._options.max_requests_jitter)
             server = self._make_server(handler, self._listeners)
             server.max_requests = max_requests
+            server.announce = False  # the supervisor said where it listens, once
             server.start()
             worker_signals.attach(server)
             _drain_when_orphaned(server, os.getppid())
