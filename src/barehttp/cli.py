@@ -17,7 +17,7 @@ from barehttp.config.deploy import add_deploy_options, deploy_kwargs
 from barehttp.config.environment import apply_environment
 from barehttp.config.sizes import byte_size
 from barehttp.config.startup import StartupError, port_hint
-from barehttp.protocol.limits import Limits
+from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
 from barehttp.server.listener import ListenError
 from barehttp.server.workers import WorkerOptions
 
@@ -105,7 +105,8 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         type=byte_size,
         default=DEFAULT_LIMITS.max_body_bytes,
         metavar="SIZE",
-        help="largest request body, in bytes or with K/M/G: 20M (413 beyond; default 1M)",
+        help="largest request body, in bytes or with K/M/G: 20M (413 beyond; default 1M, "
+        "for wsgi none: the app decides)",
     )
     limits.add_argument(
         "--max-connections", type=whole_number(1), default=DEFAULT_LIMITS.max_connections
@@ -202,7 +203,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
     return dataclasses.replace(
         DEFAULT_LIMITS,
         worker_threads=args.threads,
-        max_body_bytes=args.max_body,
+        max_body_bytes=NO_BODY_LIMIT if args.max_body is None else args.max_body,
         max_connections=args.max_connections,
         worker_queue_count=args.queue,
         idle_timeout_s=args.idle_timeout,
@@ -480,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application or app:create_app()"
     )
     add_server_options(wsgi)
+    wsgi.set_defaults(max_body=None)  # no cap: the application decides, as under gunicorn
     add_worker_options(wsgi)
     wsgi.add_argument("--root-path", default="", help="SCRIPT_NAME the app is mounted under")
     wsgi.add_argument(

@@ -89,7 +89,5 @@ def start_module_process(
 
 @pytest.fixture(scope="module")
 def probe_server(start_module_process: StartProcess) -> ServerProcess:
-    """The probe app in one process with four threads."""
-    return start_module_process(
-        "tests.wsgi.apps.probe:app", "--threads", "4", "--max-body", str(MAX_BODY_BYTES)
-    )
+    """The probe app in one process with four threads, no body cap (the wsgi default)."""
+    return start_module_process("tests.wsgi.apps.probe:app", "--threads", "4")

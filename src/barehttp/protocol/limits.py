@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# max_body_bytes meaning "no cap" (a hosted WSGI app decides): above any Content-Length
+# the parser accepts (18 digits), so nothing is ever refused for its size.
+NO_BODY_LIMIT = 10**18
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:

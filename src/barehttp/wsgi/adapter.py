@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import BinaryIO
+from typing import IO, BinaryIO
 from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.errors import HTTPError
@@ -15,6 +15,7 @@ from barehttp.protocol.writer import has_body
 from barehttp.server.handler import Exchange
 from barehttp.wsgi.environ import base_environ, build_environ
 from barehttp.wsgi.file_wrapper import FileWrapper
+from barehttp.wsgi.spool import spool_body
 
 logger = logging.getLogger("barehttp.wsgi")
 
@@ -74,9 +75,17 @@ class WSGIHandler:
     """Runs ``app`` for every request; implements the server's ``Handler``."""
 
     def __init__(
-        self, app: WSGIApplication, *, root_path: str = "", multiprocess: bool = False
+        self,
+        app: WSGIApplication,
+        *,
+        root_path: str = "",
+        multiprocess: bool = False,
+        spool_chunked_bodies: bool = False,
     ) -> None:
         self.app = app
+        # Under a body cap, chunked bodies are read first (see spool.py): a 413 then
+        # comes from the server, never from inside the application.
+        self._spool_chunked_bodies = spool_chunked_bodies
         self._base = base_environ(multiprocess=multiprocess, root_path=root_path.rstrip("/"))
 
     def __call__(self, exchange: Exchange) -> None:
@@ -102,15 +111,24 @@ class WSGIHandler:
             response.headers, response.content_length = _check_headers(headers)
             return write
 
-        result = self.app(environ, start_response)
+        spooled: IO[bytes] | None = None
+        if self._spool_chunked_bodies and exchange.head.chunked:
+            spooled, size = spool_body(exchange)  # over the cap: the server answers 413
+            environ["wsgi.input"] = spooled
+            environ["CONTENT_LENGTH"] = str(size)
         try:
-            self._send_result(exchange, response, result)
+            result = self.app(environ, start_response)
+            try:
+                self._send_result(exchange, response, result)
+            finally:
+                # PEP 3333: close() is called however the response ended, also when the
+                # client went away or the application raised while iterating.
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
         finally:
-            # PEP 3333: close() is called however the response ended, also when the
-            # client went away or the application raised while iterating.
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            if spooled is not None:
+                spooled.close()
 
     def _send_result(
         self, exchange: Exchange, response: _Response, result: Iterable[bytes]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS
-from barehttp.protocol.limits import Limits
+from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
 from barehttp.server.handler import Handler
 from barehttp.server.serve import serve, serve_in_workers
 from barehttp.server.workers import WorkerOptions
@@ -45,7 +45,12 @@ def serve_wsgi(
     def make_handler() -> Handler:
         application = app_factory() if app_factory is not None else app
         assert application is not None
-        return WSGIHandler(application, root_path=root_path, multiprocess=workers > 1)
+        return WSGIHandler(
+            application,
+            root_path=root_path,
+            multiprocess=workers > 1,
+            spool_chunked_bodies=limits.max_body_bytes < NO_BODY_LIMIT,
+        )
 
     if workers <= 1 and not max_requests:
         return serve(
