@@ -233,10 +233,17 @@ def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def configure_logging(level: str, access_log: bool) -> None:
-    """Server logs and access lines both go to stderr; only the CLI does this."""
+    """Server logs and access lines both go to stderr; only the CLI does this.
+
+    The handler sits on the root logger, so the hosted application's own
+    loggers show too (``--log-level DEBUG`` shows its DEBUG lines). Each line
+    carries the process id: with workers, it tells which one wrote it.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("barehttp")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
     access = logging.getLogger("barehttp.access")

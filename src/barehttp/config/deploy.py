@@ -12,6 +12,7 @@ from typing import Any
 from barehttp.config.startup import check_tls_files
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.server.access_log import ACCESS_LOG_FORMATS
 from barehttp.server.sockets import ListenSpec, open_listeners, remove_unix_socket
 
 
@@ -45,6 +46,7 @@ def file_mode(text: str) -> int:
 
 
 def add_deploy_options(parser: argparse.ArgumentParser) -> None:
+    add_logging_options(parser)
     group = parser.add_argument_group("deployment")
     group.add_argument(
         "--uds",
@@ -78,6 +80,17 @@ def add_deploy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "--access-log-format",
+        choices=ACCESS_LOG_FORMATS,
+        default="common",
+        help="common (NCSA) or combined (adds referer, user agent and the request's "
+        "duration in seconds) (default common)",
+    )
+
+
 def deploy_kwargs(args: argparse.Namespace, limits: Limits) -> dict[str, Any]:
     """Keyword arguments for ``serve()`` and ``serve_in_workers()`` from these options.
 
@@ -97,4 +110,8 @@ def deploy_kwargs(args: argparse.Namespace, limits: Limits) -> dict[str, Any]:
         if sock.family == socket.AF_UNIX and args.uds and sock.getsockname() == args.uds:
             inode = os.lstat(args.uds).st_ino
             atexit.register(remove_unix_socket, args.uds, inode, os.getpid())
-    return {"forwarded_allow_ips": args.forwarded_allow_ips, "listeners": listeners}
+    return {
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        "listeners": listeners,
+        "access_log_format": args.access_log_format,
+    }

@@ -20,6 +20,7 @@ class ServerContext:
     pool: WorkerPool
     reactor: Reactor
     access_log: bool = True
+    access_log_format: str = "common"  # or "combined" (see access_log.py)
     draining: bool = False  # set on shutdown: finish what runs or arrives, then close
     open_connections: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -28,6 +28,7 @@ def serve(
     redirect_http_port: int | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
 ) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
 
@@ -50,6 +51,7 @@ def serve(
         ssl_context=ssl_context,
         trusted_proxies=_trusted(forwarded_allow_ips),
         listeners=listeners,
+        access_log_format=access_log_format,
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
@@ -84,6 +86,7 @@ def serve_in_workers(
     worker_shutdown_hooks: Callable[[], list[Callable[[], None]]] | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
 ) -> int:
     """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
 
@@ -104,6 +107,7 @@ def serve_in_workers(
             access_log=access_log,
             ssl_context=ssl_context,
             trusted_proxies=trusted_proxies,
+            access_log_format=access_log_format,
         )
         for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
             server.add_shutdown_hook(hook)

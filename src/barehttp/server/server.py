@@ -12,6 +12,7 @@ from collections.abc import Callable
 from barehttp.protocol.errors import ServiceUnavailable
 from barehttp.protocol.forwarded import TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.server.access_log import ACCESS_LOG_FORMATS
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
 from barehttp.server.handler import Exchange, Handler
@@ -48,12 +49,16 @@ class Server:
         listeners: list[socket.socket] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         trusted_proxies: TrustedProxies | None = None,
+        access_log_format: str = "common",
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.limits = limits or Limits()
         self.access_log = access_log
+        if access_log_format not in ACCESS_LOG_FORMATS:
+            raise ValueError(f"access_log_format must be one of {ACCESS_LOG_FORMATS}")
+        self.access_log_format = access_log_format
         self._listeners = listeners
         self.ssl_context = ssl_context
         # Peers whose proxy headers are believed (see proxy_headers.py); None: nobody's.
@@ -100,6 +105,7 @@ class Server:
             pool=pool,
             reactor=Reactor(),
             access_log=self.access_log,
+            access_log_format=self.access_log_format,
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
         scheme = "https" if self.ssl_context else "http"

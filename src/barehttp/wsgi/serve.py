@@ -31,6 +31,7 @@ def serve_wsgi(
     redirect_http_port: int | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -64,6 +65,7 @@ def serve_wsgi(
             redirect_http_port=redirect_http_port,
             forwarded_allow_ips=forwarded_allow_ips,
             listeners=listeners,
+            access_log_format=access_log_format,
         )
     if redirect_http_port is not None:
         raise ValueError("redirect_http_port is not supported with worker processes")
@@ -78,4 +80,5 @@ def serve_wsgi(
         keyfile=keyfile,
         forwarded_allow_ips=forwarded_allow_ips,
         listeners=listeners,
+        access_log_format=access_log_format,
     )
