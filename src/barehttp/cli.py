@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
-from barehttp.config.deploy import add_deploy_options, deploy_kwargs
+from barehttp.config.deploy import add_deploy_options, add_reload_option, deploy_kwargs
 from barehttp.config.environment import apply_environment
 from barehttp.config.sizes import byte_size
 from barehttp.config.startup import StartupError, port_hint
@@ -490,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_options(wsgi)
     wsgi.set_defaults(max_body=None)  # no cap: the application decides, as under gunicorn
     add_worker_options(wsgi)
+    add_reload_option(wsgi)
     wsgi.add_argument("--root-path", default="", help="SCRIPT_NAME the app is mounted under")
     wsgi.add_argument(
         "--chdir", default=None, help="change to this directory before loading the app"
@@ -499,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="run the accounts web app (SQLite storage)")
     add_server_options(app, default_port=8080)
     add_worker_options(app)
+    add_reload_option(app)
     app.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
     accounts = app.add_argument_group("accounts")
     lifetime_s = DEFAULT_ACCOUNT_SETTINGS.session_lifetime_s
@@ -535,6 +537,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_reloading(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--reload``: bind here, run the command in a child, restart it on changes."""
+    from barehttp.config.reload import Reloader, child_command, watched_directories
+
+    listeners = server_kwargs(args)["listeners"]  # checks and binds: errors are one line
+    directories = watched_directories(args.command, getattr(args, "chdir", None))
+    return Reloader(child_command(argv), listeners, directories).run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     apply_environment(parser, os.environ)  # BAREHTTP_PORT=9000 and so on
@@ -542,6 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
     try:
+        if getattr(args, "reload", False):
+            return run_reloading(args, sys.argv[1:] if argv is None else list(argv))
         result: int = args.run(args)
     except (StartupError, ListenError) as error:  # one line, no traceback
         sys.stderr.write(f"barehttp: {error}\n")

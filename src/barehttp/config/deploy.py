@@ -13,6 +13,7 @@ from barehttp.config.startup import check_tls_files
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.access_log import ACCESS_LOG_FORMATS
+from barehttp.server.listener import InheritedSocket
 from barehttp.server.sockets import ListenSpec, open_listeners, remove_unix_socket
 
 
@@ -91,6 +92,15 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_reload_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="development: restart when a .py file under the app's directory changes (default off)",
+    )
+
+
 def deploy_kwargs(args: argparse.Namespace, limits: Limits) -> dict[str, Any]:
     """Keyword arguments for ``serve()`` and ``serve_in_workers()`` from these options.
 
@@ -107,7 +117,7 @@ def deploy_kwargs(args: argparse.Namespace, limits: Limits) -> dict[str, Any]:
     )
     listeners = open_listeners(spec, limits)
     for sock in listeners:
-        if sock.family == socket.AF_UNIX and args.uds and sock.getsockname() == args.uds:
+        if sock.family == socket.AF_UNIX and not isinstance(sock, InheritedSocket):
             inode = os.lstat(args.uds).st_ino
             atexit.register(remove_unix_socket, args.uds, inode, os.getpid())
     return {

@@ -29,6 +29,8 @@ logger = logging.getLogger("barehttp.server")
 
 SD_LISTEN_FDS_START = 3  # sd-daemon.h: the first passed descriptor
 SYSTEMD_VARIABLES = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+# Listening descriptors a parent barehttp passes to its child ("5,6"): --reload.
+INHERITED_FDS_VARIABLE = "BAREHTTP_INHERITED_FDS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,12 @@ def open_listeners(
         ListenError: with a message naming the socket and the cause.
     """
     environ = os.environ if environ is None else environ
+    passed = environ.pop(INHERITED_FDS_VARIABLE, "")
+    if passed:
+        label = f"{INHERITED_FDS_VARIABLE}={passed}"
+        if not all(part.isdigit() for part in passed.split(",")):
+            raise ListenError(f"{label}: not a list of descriptors")
+        return [inherit_listener(int(part), label, limits) for part in passed.split(",")]
     fds = systemd_descriptors(environ)
     if fds:
         for name in SYSTEMD_VARIABLES:  # not for our children (sd_listen_fds unsets them too)
