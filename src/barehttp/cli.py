@@ -194,8 +194,6 @@ def worker_options_from_args(args: argparse.Namespace) -> WorkerOptions | None:
     """The worker settings, or None to serve from this one process."""
     if args.workers <= 1 and not args.max_requests:
         return None
-    if args.redirect_http_port is not None:
-        raise SystemExit("barehttp: --redirect-http-port is not supported with --workers")
     return WorkerOptions(max(1, args.workers), args.max_requests, args.max_requests_jitter)
 
 
@@ -381,7 +379,6 @@ def run_app(args: argparse.Namespace) -> int:
         worker_storage.append(SQLiteStorage(args.db))
         return create_app(worker_storage[-1], settings, limits=kwargs["limits"])
 
-    del kwargs["redirect_http_port"]
     return serve_in_workers(
         make_handler,
         options=workers,

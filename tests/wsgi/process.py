@@ -21,7 +21,7 @@ BAREHTTP = Path(sys.executable).with_name("barehttp")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 # Both the single-process server and the supervisor log the bound address.
-LISTENING = re.compile(r"listening on (?:http://)?127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(r"listening on (?:https?://)?127\.0\.0\.1:(\d+)")
 
 
 def child_pids(pid: int) -> set[int]:

@@ -67,8 +67,6 @@ def serve_wsgi(
             listeners=listeners,
             access_log_format=access_log_format,
         )
-    if redirect_http_port is not None:
-        raise ValueError("redirect_http_port is not supported with worker processes")
     return serve_in_workers(
         make_handler,
         options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
@@ -81,4 +79,5 @@ def serve_wsgi(
         forwarded_allow_ips=forwarded_allow_ips,
         listeners=listeners,
         access_log_format=access_log_format,
+        redirect_http_port=redirect_http_port,
     )
