@@ -15,6 +15,8 @@ from barehttp import __version__
 from barehttp.app.settings import AccountSettings
 from barehttp.config.deploy import add_deploy_options, add_reload_option, deploy_kwargs
 from barehttp.config.environment import apply_environment
+from barehttp.config.logs import configure_logging
+from barehttp.config.reload import run_reloading
 from barehttp.config.sizes import byte_size
 from barehttp.config.startup import StartupError, port_hint
 from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
@@ -228,28 +230,6 @@ def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "redirect_http_port": args.redirect_http_port,
         **deploy_kwargs(args, limits),
     }
-
-
-def configure_logging(level: str, access_log: bool) -> None:
-    """Server logs and access lines both go to stderr; only the CLI does this.
-
-    The handler sits on the root logger, so the hosted application's own
-    loggers show too (``--log-level DEBUG`` shows its DEBUG lines). Each line
-    carries the process id: with workers, it tells which one wrote it.
-    """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
-    access = logging.getLogger("barehttp.access")
-    access.propagate = False
-    access_handler = logging.StreamHandler(sys.stderr)
-    access_handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(access_handler)
-    access.setLevel(logging.INFO if access_log else logging.WARNING)
 
 
 def run_hello(args: argparse.Namespace) -> int:
@@ -534,15 +514,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_reloading(args: argparse.Namespace, argv: list[str]) -> int:
-    """``--reload``: bind here, run the command in a child, restart it on changes."""
-    from barehttp.config.reload import Reloader, child_command, watched_directories
-
-    listeners = server_kwargs(args)["listeners"]  # checks and binds: errors are one line
-    directories = watched_directories(args.command, getattr(args, "chdir", None))
-    return Reloader(child_command(argv), listeners, directories).run()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     apply_environment(parser, os.environ)  # BAREHTTP_PORT=9000 and so on
@@ -550,8 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
     try:
-        if getattr(args, "reload", False):
-            return run_reloading(args, sys.argv[1:] if argv is None else list(argv))
+        if getattr(args, "reload", False):  # binds here (errors are one line), serves in a child
+            command_line = sys.argv[1:] if argv is None else list(argv)
+            return run_reloading(args, command_line, server_kwargs(args)["listeners"])
         result: int = args.run(args)
     except (StartupError, ListenError) as error:  # one line, no traceback
         sys.stderr.write(f"barehttp: {error}\n")

@@ -13,6 +13,7 @@ process, which then stops the child once (SIGTERM: a graceful drain).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -149,3 +150,11 @@ def watched_directories(command: str, chdir: str | None) -> list[Path]:
     if command == "wsgi":
         return [Path(chdir or ".").resolve()]
     return [Path(__file__).resolve().parent.parent]
+
+
+def run_reloading(
+    args: argparse.Namespace, argv: Sequence[str], listeners: Sequence[socket.socket]
+) -> int:
+    """``--reload``: run ``barehttp ARGV`` in a child on ``listeners``; restart on changes."""
+    directories = watched_directories(args.command, getattr(args, "chdir", None))
+    return Reloader(child_command(argv), listeners, directories).run()
