@@ -54,7 +54,9 @@ def test_secure_cookies_and_per_client_throttling_behind_tls_proxy(
     ) as proxy:
         base_url = f"https://127.0.0.1:{proxy.port}"
         with client_from("127.0.0.5", base_url, ca_file) as client:
-            csrf = client.get("/signup").headers.get_list("set-cookie")
+            page = client.get("/signup")
+            assert page.headers["strict-transport-security"] == "max-age=31536000"
+            csrf = page.headers.get_list("set-cookie")
             assert any(c.startswith("csrf=") and "; Secure" in c for c in csrf), csrf
             response = sign_up(client, "rita", password=PASSWORD)
             assert response.status_code == 303, response.text
@@ -69,3 +71,6 @@ def test_secure_cookies_and_per_client_throttling_behind_tls_proxy(
         # ...not every client of the proxy: the app sees each one's own address.
         with client_from("127.0.0.6", base_url, ca_file) as other:
             assert failed_sign_in(other, "someone") == 422
+    plain = httpx.get(server.url + "/signup", timeout=TIMEOUT_S)  # straight, over HTTP
+    assert "strict-transport-security" not in plain.headers  # RFC 6797 §7.2
+    assert all("; Secure" not in c for c in plain.headers.get_list("set-cookie"))

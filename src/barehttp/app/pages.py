@@ -49,6 +49,9 @@ PAGE_HEADERS = (
     # button cannot show the previous user's page after sign-out.
     ("Cache-Control", "no-store"),
 )
+# RFC 6797: after one page over HTTPS, the browser uses only HTTPS here for a year.
+# Sent only over HTTPS (§7.2: never over plain HTTP), directly or behind a trusted proxy.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 UNPROCESSABLE = 422  # RFC 9110 §15.5.21: the form was understood but its content refused
 QUOTA_EXCEEDED = 402
 
@@ -270,6 +273,8 @@ class Pages:
             )
         body = self.templates.render("layout", title=title, nav=nav, content=content)
         response = HTMLResponse(str(body), status, list(PAGE_HEADERS))
+        if request.is_secure:
+            response.headers.append(HSTS)
         if forget_stale_session and viewer is None and SESSION_COOKIE in request.cookies:
             clear_session_cookie(response, request)  # expired or revoked: stop sending it
         return response
