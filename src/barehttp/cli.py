@@ -18,9 +18,10 @@ from barehttp.config.environment import apply_environment
 from barehttp.config.logs import configure_logging
 from barehttp.config.reload import run_reloading
 from barehttp.config.sizes import byte_size
-from barehttp.config.startup import StartupError, port_hint
+from barehttp.config.startup import StartupError, port_hint, wsgi_load_check
 from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
 from barehttp.server.listener import ListenError
+from barehttp.server.signals import enable_reexec, set_reexec_check
 from barehttp.server.workers import WorkerOptions
 
 if TYPE_CHECKING:
@@ -318,6 +319,7 @@ def run_wsgi(args: argparse.Namespace) -> int:
             check_app(spec, chdir=chdir)  # workers import it themselves: SIGHUP reloads code
         else:
             load_app(spec, chdir=chdir)
+            set_reexec_check(wsgi_load_check(spec))  # SIGHUP: new code must load first
     except AppLoadError as error:
         logging.getLogger("barehttp").error("%s", error)
         return 2
@@ -521,9 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
     try:
+        command_line = sys.argv[1:] if argv is None else list(argv)
         if getattr(args, "reload", False):  # binds here (errors are one line), serves in a child
-            command_line = sys.argv[1:] if argv is None else list(argv)
             return run_reloading(args, command_line, server_kwargs(args)["listeners"])
+        enable_reexec(command_line)  # SIGHUP without workers restarts in place
         result: int = args.run(args)
     except (StartupError, ListenError) as error:  # one line, no traceback
         sys.stderr.write(f"barehttp: {error}\n")

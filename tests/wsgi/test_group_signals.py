@@ -152,14 +152,6 @@ def test_single_process_drain_cut_exits_non_zero(
         assert server.process.wait(20) == DRAIN_CUT_STATUS
 
 
-def test_sighup_without_workers_is_logged_not_fatal(start_process: StartProcess) -> None:
-    server = start_process(PROBE)
-    server.signal_group(signal.SIGHUP)
-    wait_until(lambda: "SIGHUP ignored" in server.log(), 10.0, "the SIGHUP log line")
-    assert slow_request(server, "x", 0)[0] == 200
-    assert server.process.poll() is None
-
-
 def test_two_reloads_under_keep_alive_load_fail_no_request(start_process: StartProcess) -> None:
     server = start_process(PROBE, "--workers", "2", "--threads", "8", workers=2)
     generation = server.workers()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
+from collections.abc import Callable
 
 from barehttp.server.tls import make_server_context
 
@@ -47,3 +50,37 @@ def port_hint(directory: str) -> str:
     if directory.isdigit():
         return f" (to serve this directory on port {directory}: barehttp serve --port {directory})"
     return ""
+
+
+# Loads a WSGI application in a fresh interpreter: the server's threads never fork.
+_LOAD_CHECK = (
+    "import sys\n"
+    "from barehttp.wsgi.loader import AppLoadError, load_app\n"
+    "try:\n"
+    "    load_app(sys.argv[1])\n"
+    "except AppLoadError as error:\n"
+    "    sys.exit(str(error))\n"
+)
+LOAD_CHECK_TIMEOUT_S = 60.0
+
+
+def wsgi_load_check(spec: str) -> Callable[[], str | None]:
+    """For SIGHUP: does ``spec`` load now, from the current directory? None if so."""
+
+    def check() -> str | None:
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", _LOAD_CHECK, spec],
+                capture_output=True,
+                text=True,
+                timeout=LOAD_CHECK_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return str(error)
+        if result.returncode == 0:
+            return None
+        lines = result.stderr.strip().splitlines()
+        return lines[-1] if lines else f"exit status {result.returncode}"
+
+    return check

@@ -12,7 +12,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
 from barehttp.server.listener import bind_listeners, describe_listener, socket_address
 from barehttp.server.server import Server
-from barehttp.server.signals import exit_status, install_shutdown_signals
+from barehttp.server.signals import exit_status, install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
 from barehttp.server.workers import Supervisor, WorkerOptions
 
@@ -74,7 +74,9 @@ def serve(
 
         server.add_shutdown_hook(stop_redirect)
     server.start()
-    return exit_status(server.serve_forever())
+    status = exit_status(server.serve_forever())
+    reexec_if_requested()  # after a SIGHUP: does not return
+    return status
 
 
 def serve_in_workers(

@@ -81,6 +81,11 @@ class Server:
         ]
 
     @property
+    def listening_sockets(self) -> list[socket.socket]:
+        """The sockets accepted on; empty before ``start()``."""
+        return [acceptor.listener for acceptor in self._acceptors]
+
+    @property
     def context(self) -> ServerContext:
         if self._context is None:
             raise RuntimeError("server not started")
