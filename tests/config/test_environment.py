@@ -80,3 +80,10 @@ def test_names_follow_the_first_long_option() -> None:
     assert variable_name(timeout) == "BAREHTTP_IDLE_TIMEOUT"
     assert variable_name(actions._actions[0]) is None  # --help
     assert variable_name(actions.add_argument("directory")) is None  # positionals: no
+
+
+def test_every_help_mentions_the_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["wsgi", "--help"], ["app", "--help"], ["--help"]):
+        with pytest.raises(SystemExit):
+            parse(command, {})
+        assert "BAREHTTP_<OPTION>" in capsys.readouterr().out

@@ -18,6 +18,11 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 # Options that make no sense as a standing default.
 NOT_FROM_ENVIRONMENT = frozenset({"--help", "--version"})
+EPILOG = (
+    "Every option can also come from the environment as BAREHTTP_<OPTION> "
+    "(BAREHTTP_PORT=9000, BAREHTTP_MAX_BODY=20M, BAREHTTP_ACCESS_LOG=off); "
+    "the command line wins."
+)
 
 
 def variable_name(action: argparse.Action) -> str | None:
@@ -34,9 +39,11 @@ def apply_environment(parser: argparse.ArgumentParser, environ: Mapping[str, str
     """Make each ``BAREHTTP_*`` variable the default of its option, in every subcommand.
 
     Exits with status 2 and a one-line message naming a variable whose value
-    is invalid, as argparse does for a bad command-line value.
+    is invalid, as argparse does for a bad command-line value. Each parser's
+    --help ends by saying so.
     """
     for each_parser in _all_parsers(parser):
+        each_parser.epilog = each_parser.epilog or EPILOG
         for action in each_parser._actions:
             name = variable_name(action)
             if name is None or name not in environ:
