@@ -1,10 +1,15 @@
 # barehttp: `make run` starts the app, `make test` runs every check.
-# Both build their own virtual environment; Debian packages the tests need
-# are installed when missing (root, apt).
+# `make run PORT=9000 ARGS="--workers 2"`: its own small environment (.venv-run,
+# barehttp alone: no dependencies at run time); the tests have theirs (.venv, with
+# the test extras). Debian packages the tests need are installed when missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
+PORT ?= 8080
+ARGS ?=
 
 .PHONY: run cluster test lint typecheck pytest system-deps bench clean
 
@@ -14,8 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/barehttp app
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	$(RUN_VENV)/bin/barehttp app --port $(PORT) $(ARGS)
 
 # Throwaway PostgreSQL + three app instances + nginx on 127.0.0.1:8080; Ctrl-C stops all.
 cluster: $(STAMP) system-deps
@@ -40,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real (curl, chromium,
-# PostgreSQL, nginx), only when missing. Runs `apt-get update` at most once.
+# PostgreSQL, nginx, systemd's socket activation), only when missing. Runs
+# `apt-get update` at most once.
 set -euo pipefail
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
@@ -9,6 +10,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # ...and nginx in front of several app instances (tests and `make cluster`).
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run as root to install)" >&2

@@ -28,6 +28,7 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "wsgi": frozenset({"protocol", "server"}),
     "cli": frozenset({ANY_LAYER}),
     "cli_help": frozenset(),  # argparse helpers of cli, stdlib only
+    "config": frozenset({ANY_LAYER}),  # the command line's option plumbing
     "__main__": frozenset({ANY_LAYER}),
 }
 # Optional extras: third-party packages that only these modules may import, and only

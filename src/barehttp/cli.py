@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
 from barehttp.cli_help import FullHelpAction, name_command_parsers, parse_naming_command
-from barehttp.protocol.limits import Limits
+from barehttp.config.deploy import add_deploy_options, add_reload_option, deploy_kwargs
+from barehttp.config.environment import apply_environment
+from barehttp.config.logs import configure_logging
+from barehttp.config.reload import run_reloading
+from barehttp.config.sizes import byte_size
+from barehttp.config.startup import StartupError, port_hint, wsgi_load_check
+from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
+from barehttp.server.listener import ListenError
+from barehttp.server.signals import enable_reexec, set_reexec_check
 from barehttp.server.workers import WorkerOptions
 
 if TYPE_CHECKING:
@@ -102,10 +111,11 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body",
-        type=whole_number(0),
+        type=byte_size,
         default=DEFAULT_LIMITS.max_body_bytes,
-        metavar="BYTES",
-        help="largest request body (413 beyond; default %(default)s)",
+        metavar="SIZE",
+        help="largest request body, in bytes or with K/M/G: 20M (413 beyond; default 1M, "
+        "for wsgi none: the app decides)",
     )
     limits.add_argument(
         "--max-connections",
@@ -174,6 +184,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         metavar="SECONDS",
         help="how long in-flight requests get after SIGTERM (default %(default)s)",
     )
+    add_deploy_options(parser)
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -203,8 +214,6 @@ def worker_options_from_args(args: argparse.Namespace) -> WorkerOptions | None:
     """The worker settings, or None to serve from this one process."""
     if args.workers <= 1 and not args.max_requests:
         return None
-    if args.redirect_http_port is not None:
-        raise SystemExit("barehttp: --redirect-http-port is not supported with --workers")
     return WorkerOptions(max(1, args.workers), args.max_requests, args.max_requests_jitter)
 
 
@@ -219,7 +228,7 @@ def _limits_from_args(args: argparse.Namespace) -> Limits:
     return dataclasses.replace(
         DEFAULT_LIMITS,
         worker_threads=args.threads,
-        max_body_bytes=args.max_body,
+        max_body_bytes=NO_BODY_LIMIT if args.max_body is None else args.max_body,
         max_connections=args.max_connections,
         max_connections_per_ip=args.max_connections_per_ip,
         worker_queue_count=args.queue,
@@ -236,38 +245,24 @@ def server_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``serve()`` from the shared server options."""
     if args.keyfile and not args.certfile:
         raise SystemExit("barehttp: --keyfile needs --certfile")
+    limits = limits_from_args(args)
     return {
         "host": args.host or None,
         "port": args.port,
-        "limits": limits_from_args(args),
+        "limits": limits,
         "access_log": args.access_log,
         "certfile": args.certfile,
         "keyfile": args.keyfile,
         "redirect_http_port": args.redirect_http_port,
+        **deploy_kwargs(args, limits),
     }
-
-
-def configure_logging(level: str, access_log: bool) -> None:
-    """Server logs and access lines both go to stderr; only the CLI does this."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("barehttp")
-    root.addHandler(handler)
-    root.setLevel(level)
-    access = logging.getLogger("barehttp.access")
-    access.propagate = False
-    access_handler = logging.StreamHandler(sys.stderr)
-    access_handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(access_handler)
-    access.setLevel(logging.INFO if access_log else logging.WARNING)
 
 
 def run_hello(args: argparse.Namespace) -> int:
     from barehttp.server.hello import hello
     from barehttp.server.serve import serve
 
-    serve(hello, **server_kwargs(args))
-    return 0
+    return serve(hello, **server_kwargs(args))
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -283,11 +278,10 @@ def run_serve(args: argparse.Namespace) -> int:
             cache_control=args.cache_control or None,
         )
     except ValueError as error:
-        logging.getLogger("barehttp").error("%s", error)
+        logging.getLogger("barehttp").error("%s%s", error, port_hint(args.directory))
         return 2
     kwargs = server_kwargs(args)
-    serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
-    return 0
+    return serve(StaticSite(files, limits=kwargs["limits"]), **kwargs)
 
 
 def parse_worker_count(text: str) -> int:
@@ -350,6 +344,7 @@ def run_wsgi(args: argparse.Namespace) -> int:
             check_app(spec, chdir=chdir)  # workers import it themselves: SIGHUP reloads code
         else:
             load_app(spec, chdir=chdir)
+            set_reexec_check(wsgi_load_check(spec))  # SIGHUP: new code must load first
     except AppLoadError as error:
         logging.getLogger("barehttp").error("%s", error)
         return 2
@@ -394,8 +389,7 @@ def run_app(args: argparse.Namespace) -> int:
     if workers is None:
         app = create_app(storage, settings, limits=kwargs["limits"])
         # Closed only after in-flight requests finished: they may still be writing.
-        serve(app, **kwargs, on_shutdown=[storage.close])
-        return 0
+        return serve(app, **kwargs, on_shutdown=[storage.close])
     storage.close()  # each worker opens its own: connections must not cross a fork
     worker_storage: list[Storage] = []
 
@@ -403,7 +397,6 @@ def run_app(args: argparse.Namespace) -> int:
         worker_storage.append(open_storage(location, pool_size=args.db_pool))
         return create_app(worker_storage[-1], settings, limits=kwargs["limits"])
 
-    del kwargs["redirect_http_port"]
     return serve_in_workers(
         make_handler,
         options=workers,
@@ -564,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
         "app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application or app:create_app()"
     )
     add_server_options(wsgi)
+    wsgi.set_defaults(max_body=None)  # no cap: the application decides, as under gunicorn
     add_worker_options(wsgi)
+    add_reload_option(wsgi)
     wsgi.add_argument("--root-path", default="", help="SCRIPT_NAME the app is mounted under")
     wsgi.add_argument(
         "--chdir", default=None, help="change to this directory before loading the app"
@@ -574,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)
     add_worker_options(app)
+    add_reload_option(app)
     add_db_option(app)
     app.add_argument(
         "--db-pool",
@@ -619,10 +615,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_naming_command(build_parser(), argv)
+    parser = build_parser()
+    apply_environment(parser, os.environ)  # BAREHTTP_PORT=9000 and so on
+    args = parse_naming_command(parser, argv)
     if hasattr(args, "log_level"):
         configure_logging(args.log_level, getattr(args, "access_log", True))
-    result: int = args.run(args)
+    try:
+        command_line = sys.argv[1:] if argv is None else list(argv)
+        if getattr(args, "reload", False):  # binds here (errors are one line), serves in a child
+            return run_reloading(args, command_line, server_kwargs(args)["listeners"])
+        enable_reexec(command_line)  # SIGHUP without workers restarts in place
+        result: int = args.run(args)
+    except (StartupError, ListenError) as error:  # one line, no traceback
+        sys.stderr.write(f"barehttp: {error}\n")
+        return 1
     return result
 
 

@@ -84,7 +84,7 @@ INVALID_OPTION_VALUES = [
     pytest.param(["--max-connections", "x"], "not a whole number", id="word-count"),
     pytest.param(["--max-connections", "0"], "1 or more", id="no-connections"),
     pytest.param(["--queue", "0"], "1 or more", id="no-queue"),
-    pytest.param(["--max-body", "-1"], "0 or more", id="negative-body"),
+    pytest.param(["--max-body", "-1"], "not a size", id="negative-body"),
     pytest.param(["--min-body-rate", "1.5"], "not a whole number", id="fractional-rate"),
     pytest.param(["--workers", "x"], "0/auto or a positive number", id="word-workers"),
     pytest.param(["--max-requests", "-3"], "0 or more", id="negative-max-requests"),
@@ -207,5 +207,5 @@ def test_taken_port_fails_cleanly(spawn_server: SpawnServer) -> None:
     server = spawn_server("-m", "barehttp.cli", "hello", "--port", "{port}")
     clash = run_command(sys.executable, "-m", "barehttp.cli", "hello", "--port", str(server.port))
     assert clash.returncode != 0
-    assert "Address already in use" in clash.stderr
+    assert "address already in use" in clash.stderr
     assert stop(server) == 0

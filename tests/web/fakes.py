@@ -48,6 +48,7 @@ class FakeExchange:
         self.client_address = ("192.0.2.7", 51234)
         self.server_address = ("127.0.0.1", 8000)
         self.is_tls = is_tls
+        self.scheme = "https" if is_tls else "http"
         self._request_body = body
         self._read_limit = read_limit  # caps each read, like a socket delivering pieces
         self._read_error = read_error  # raised once the body bytes run out

@@ -29,6 +29,10 @@ class Markers:
     def is_closed(self, token: str) -> bool:
         return (self.directory / token).exists()
 
+    def is_started(self, token: str) -> bool:
+        """True once ``/slow?token=...`` is running in the application."""
+        return (self.directory / f"{token}-started").exists()
+
 
 def _process_starter(directory: Path, markers: Markers) -> tuple[StartProcess, list[ServerProcess]]:
     started: list[ServerProcess] = []
@@ -85,7 +89,5 @@ def start_module_process(
 
 @pytest.fixture(scope="module")
 def probe_server(start_module_process: StartProcess) -> ServerProcess:
-    """The probe app in one process with four threads."""
-    return start_module_process(
-        "tests.wsgi.apps.probe:app", "--threads", "4", "--max-body", str(MAX_BODY_BYTES)
-    )
+    """The probe app in one process with four threads, no body cap (the wsgi default)."""
+    return start_module_process("tests.wsgi.apps.probe:app", "--threads", "4")

@@ -21,7 +21,7 @@ BAREHTTP = Path(sys.executable).with_name("barehttp")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 # Both the single-process server and the supervisor log the bound address.
-LISTENING = re.compile(r"listening on (?:http://)?127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(r"listening on (?:https?://)?127\.0\.0\.1:(\d+)")
 
 
 def child_pids(pid: int) -> set[int]:
@@ -104,6 +104,11 @@ class ServerProcess:
     def signal(self, signum: signal.Signals) -> None:
         os.kill(self.pid, signum)
 
+    def signal_group(self, signum: signal.Signals) -> None:
+        """``signum`` to the server's whole process group, as a terminal's Ctrl-C or
+        ``systemctl stop`` sends it (the server leads its own group: start_new_session)."""
+        os.killpg(self.pid, signum)
+
     def stop(self) -> int | None:
         """SIGTERM and wait; SIGKILL the parent and any workers it left behind."""
         if self.process.poll() is None:
@@ -143,6 +148,7 @@ def start_barehttp(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, for signal_group()
         )
     server = ServerProcess(process, log_path)
     try:

@@ -46,7 +46,7 @@ class Forbidden(HTTPError):
 
 def cookie_name(request: Request, name: str) -> str:
     """`name` over plain HTTP; `__Host-name` over TLS, and only that is read back."""
-    return HOST_PREFIX + name if request.is_tls else name
+    return HOST_PREFIX + name if request.is_secure else name
 
 
 def session_token(request: Request) -> str | None:
@@ -71,14 +71,14 @@ def set_session_cookie(response: Response, request: Request, token: str, max_age
         token,
         max_age=max_age_s,
         path="/",
-        secure=request.is_tls,  # over HTTPS never sent back in clear text
+        secure=request.is_secure,  # over HTTPS never sent back in clear text
         httponly=True,  # injected script cannot read it
         samesite="Lax",
     )
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(cookie_name(request, SESSION_COOKIE), path="/", secure=request.is_tls)
+    response.delete_cookie(cookie_name(request, SESSION_COOKIE), path="/", secure=request.is_secure)
 
 
 def visitor_csrf_token(request: Request) -> tuple[str, bool]:
@@ -95,7 +95,7 @@ def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
         cookie_name(request, CSRF_COOKIE),
         token,
         path="/",
-        secure=request.is_tls,
+        secure=request.is_secure,
         httponly=True,
         samesite="Lax",
     )
@@ -129,7 +129,7 @@ def add_strict_transport_security(request: Request, response: Response, max_age_
     Browsers ignore the field on plain HTTP (§8.1), so it is sent over TLS only.
     No includeSubDomains: other hosts under this name are not ours to decide.
     """
-    if request.is_tls and response.get_header("strict-transport-security") is None:
+    if request.is_secure and response.get_header("strict-transport-security") is None:
         response.headers.append(("Strict-Transport-Security", f"max-age={max_age_s}"))
 
 

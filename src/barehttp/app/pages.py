@@ -51,6 +51,8 @@ PAGE_HEADERS = (
     # button cannot show the previous user's page after sign-out.
     ("Cache-Control", "no-store"),
 )
+# RFC 6797: after one page over HTTPS, the browser uses only HTTPS here for a year.
+# Sent only over HTTPS (§7.2: never over plain HTTP), directly or behind a trusted proxy.
 UNPROCESSABLE = 422  # RFC 9110 §15.5.21: the form was understood but its content refused
 QUOTA_EXCEEDED = 402
 
@@ -163,9 +165,7 @@ class Pages:
         check_visitor_csrf(request, form)
         username = form.get(USERNAME, "")
         try:
-            signed_in = self.accounts.sign_in(
-                username, form.get(PASSWORD, ""), request.client_address[0]
-            )
+            signed_in = self.accounts.sign_in(username, form.get(PASSWORD, ""), request.client)
         except (TooManyAttempts, HashingBusy) as error:
             status = 429 if isinstance(error, TooManyAttempts) else 503
             response = self._sign_in_page(request, username, str(error), status)

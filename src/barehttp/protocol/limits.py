@@ -13,6 +13,10 @@ _ZERO_ALLOWED = frozenset({"max_body_bytes", "min_body_rate_bytes_per_s", "fd_re
 _OPTIONAL = frozenset({"max_connections_per_ip"})  # None: no such cap
 _ZERO_SECONDS_ALLOWED = frozenset({"shutdown_timeout_s"})  # 0: in-flight requests get no time
 
+# max_body_bytes meaning "no cap" (a hosted WSGI app decides): above any Content-Length
+# the parser accepts (18 digits), so nothing is ever refused for its size.
+NO_BODY_LIMIT = 10**18
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
@@ -40,6 +44,10 @@ class Limits:
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
     shutdown_timeout_s: float = 10.0  # in-flight requests get this long after SIGTERM
+    # While draining, a keep-alive connection that just had a response waits this long
+    # for the client's next request (answered with Connection: close), then is closed:
+    # closing at once would reset a request already on its way.
+    drain_keep_alive_s: float = 1.0
 
     # Concurrency bounds (server layer).
     worker_threads: int = 64  # threads running handlers

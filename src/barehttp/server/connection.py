@@ -186,11 +186,13 @@ class Connection:
             if context.access_log:
                 exchange.log_access()
             if self.outbox is not None:  # a slow reader: the reactor sends the rest
-                self._write_in_reactor(keep_alive and not context.draining)
+                self._write_in_reactor(keep_alive)
                 return
-            if not keep_alive or context.draining:
+            if not keep_alive:
                 self._close_after_response()
                 return
+            # Draining after a response that promised keep-alive: the client may be
+            # sending its next request now, so that one is answered (with close).
             self._expect_next_request()
 
     def _close_after_response(self) -> None:
@@ -400,15 +402,14 @@ class Connection:
     def _park(self) -> None:
         context = self.context
         limits = context.limits
-        if context.draining and not self.parser.is_mid_request:
-            self.close()
-            return
         if self.collector is not None:
             self.deadline = self.collector.pace.deadline
         elif self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
+        if context.draining:  # a leaving server waits briefly for what is on its way
+            self.deadline = min(self.deadline, time.monotonic() + limits.drain_keep_alive_s)
         context.reactor.park(self)
 
     def _check_head_deadline(self) -> None:
@@ -529,7 +530,7 @@ class Connection:
     def write_finished(self) -> None:
         """Reactor thread: the response is out; wait for the next request, or close."""
         self.outbox = None
-        if self.close_after_write or self.context.draining:
+        if self.close_after_write:
             self.close()
             return
         try:

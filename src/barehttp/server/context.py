@@ -22,14 +22,19 @@ class ServerContext:
     access_log: bool = True
     # limits.max_connections, lowered to fit the open files limit (see fd_limits.py).
     connection_limit: int = 0
-    draining: bool = False  # set on shutdown: finish in-flight requests, keep nothing alive
+    access_log_format: str = "common"  # or "combined" (see access_log.py)
+    draining: bool = False  # set on shutdown: finish what runs or arrives, then close
     plain_http_port: int | None = None  # named to plain-HTTP clients of a TLS port
     open_connections: int = 0
     gathered_bytes: int = 0  # request body bytes held before dispatch, all connections
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _open_by_address: dict[str, int] = field(default_factory=dict)  # per-address cap only
+    _all_closed: threading.Condition = field(init=False)
     _date_second: int = -1
     _date: str = ""
+
+    def __post_init__(self) -> None:
+        self._all_closed = threading.Condition(self._count_lock)
 
     def http_date(self) -> str:
         """The Date header value, formatted at most once a second."""
@@ -69,3 +74,10 @@ class ServerContext:
                 count = self._open_by_address.pop(client_ip, 1) - 1
                 if count:
                     self._open_by_address[client_ip] = count
+            if self.open_connections == 0:
+                self._all_closed.notify_all()
+
+    def wait_all_closed(self, timeout: float) -> bool:
+        """Wait until no connection is open; False if ``timeout`` passed first."""
+        with self._all_closed:
+            return self._all_closed.wait_for(lambda: self.open_connections == 0, timeout)

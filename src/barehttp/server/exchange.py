@@ -20,13 +20,13 @@ from barehttp.protocol.writer import (
     format_head,
     has_body,
 )
+from barehttp.server.access_log import log_access
 from barehttp.server.outbox import FileRange, Part
 
 if TYPE_CHECKING:
     from barehttp.server.connection import Connection
 
 logger = logging.getLogger("barehttp.server")
-access_logger = logging.getLogger("barehttp.access")
 
 # Bodies up to this size are joined with the head and written in one send();
 # larger ones go out with the head in one gather write (sendmsg), since copying
@@ -68,6 +68,7 @@ class ServerExchange:
         "connection",
         "head",
         "is_tls",
+        "scheme",
         "server_address",
         "state",
         "status",
@@ -79,6 +80,7 @@ class ServerExchange:
         self.client_address = connection.client_address
         self.server_address = connection.server_address
         self.is_tls = connection.is_tls
+        self.scheme = "https" if self.is_tls else "http"
         self.state = _NOT_STARTED
         self.status = 0
         self.bytes_sent = 0
@@ -406,15 +408,13 @@ class ServerExchange:
         return self._body_complete or self.connection.drain_body()
 
     def log_access(self) -> None:
-        """One Common Log Format line on ``barehttp.access``."""
-        head = self.head
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-        request_line = f"{head.method} {head.target} {head.http_version}"
-        access_logger.info(
-            '%s - - [%s] "%s" %d %s',
+        """One access log line (see access_log.py) on ``barehttp.access``."""
+        connection = self.connection
+        log_access(
+            self.head,
             self.client_address[0],
-            stamp,
-            request_line.replace('"', "%22"),
             self.status,
-            self.bytes_sent or "-",
+            self.bytes_sent,
+            log_format=connection.context.access_log_format,
+            duration_s=time.monotonic() - connection.request_started,
         )

@@ -29,7 +29,9 @@ class Exchange(Protocol):
     head: RequestHead
     client_address: tuple[str, int]
     server_address: tuple[str, int]
-    is_tls: bool
+    is_tls: bool  # this connection is TLS
+    # "https" or "http" as the client used it: TLS here, or what a trusted proxy reports
+    scheme: str
 
     @property
     def headers_sent(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
@@ -28,7 +29,8 @@ def set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> None
 
 def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
     """Per-connection options: no Nagle delay, bounded blocking reads and writes."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # A blocking recv() returns EAGAIN after linger_s: the worker then parks the
     # connection instead of waiting on an idle client (see connection.py).
     set_socket_timeout(sock, socket.SO_RCVTIMEO, limits.linger_s)
@@ -36,9 +38,62 @@ def configure_connection_socket(sock: socket.socket, limits: Limits) -> None:
     set_socket_timeout(sock, socket.SO_SNDTIMEO, limits.write_timeout_s)
 
 
+class ListenError(OSError):
+    """No listening socket: the message names the address and the cause, for the user."""
+
+
+class InheritedSocket(socket.socket):
+    """A listening socket this process did not create (``--fd``, systemd activation).
+
+    Connections may have queued on it before we set the listener's options,
+    so each accepted one is configured itself, even where Linux would copy them.
+    """
+
+
+# The client address of a connection over a Unix socket (which has no peer address).
+UNIX_PEER = "unix"
+
+
+def socket_address(name: object) -> tuple[str, int]:
+    """(host, port) from getsockname()/accept(); ``(UNIX_PEER, 0)`` for a Unix socket."""
+    if isinstance(name, tuple):
+        return (str(name[0]), int(name[1]))
+    return (UNIX_PEER, 0)
+
+
+def describe_listener(sock: socket.socket, scheme: str = "http") -> str:
+    """``http://127.0.0.1:8000``, ``https://[::1]:8443`` or ``unix:/run/app.sock``."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name!s}"
+    return f"{scheme}://{describe_address(str(name[0]), int(name[1]))}"
+
+
+# What each bind() failure means to someone starting a server.
+_BIND_ERRORS = {
+    errno.EADDRINUSE: "address already in use (is another server running there?)",
+    errno.EACCES: "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+    errno.EADDRNOTAVAIL: "no such address on this machine",
+}
+
+
+def describe_address(host: str, port: int) -> str:
+    """``127.0.0.1:8000`` or ``[::1]:8000``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.socket]:
-    """Bind every address ``host`` resolves to (IPv4 and IPv6); None means all."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    """Bind every address ``host`` resolves to (IPv4 and IPv6); None means all.
+
+    Raises:
+        ListenError: the host does not resolve, or an address cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        raise ListenError(f"cannot resolve host {host!r}: {error.strerror}") from None
     listeners: list[socket.socket] = []
     seen: set[tuple[int, str]] = set()
     try:
@@ -53,7 +108,13 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
             if family == socket.AF_INET6:
                 # One socket per family, so "::" and "0.0.0.0" can both be bound.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                cause = _BIND_ERRORS.get(error.errno or 0, error.strerror)
+                raise ListenError(
+                    f"cannot listen on {describe_address(str(address[0]), port)}: {cause}"
+                ) from None
             # Before listen(): a connection completing its handshake copies the options
             # the listener has at that moment, and one without SO_RCVTIMEO would hold a
             # worker in recv() forever (never parked, never idle-timed-out).
@@ -85,6 +146,7 @@ class Acceptor:
         self._limits = limits
         self._on_accept = on_accept
         self._stopping = threading.Event()
+        self._configure_each = not OPTIONS_INHERITED or isinstance(listener, InheritedSocket)
         prepare_listener(listener, limits)
         self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
         self._thread.start()
@@ -100,6 +162,7 @@ class Acceptor:
         limits = self._limits
         on_accept = self._on_accept
         backoff = AcceptBackoff()
+        configure_each = self._configure_each
         while not self._stopping.is_set():
             try:
                 sock, address = listener.accept()
@@ -112,11 +175,11 @@ class Acceptor:
                 self._stopping.wait(backoff.failed(error))
                 continue
             backoff.succeeded()
-            if not OPTIONS_INHERITED:
+            if configure_each:
                 sock.settimeout(None)
                 configure_connection_socket(sock, limits)
             try:
-                on_accept(sock, (str(address[0]), int(address[1])))
+                on_accept(sock, socket_address(address))
             except Exception:
                 logger.exception("error while handing over a new connection")
                 sock.close()

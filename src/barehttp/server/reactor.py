@@ -94,6 +94,13 @@ class Reactor:
             # it is ready already, since epoll is level-triggered).
             self._selector.register(fd, event, connection)
 
+    def expire_readers_by(self, latest: float) -> None:
+        """Bring the deadline of every connection waiting for bytes forward to ``latest``."""
+        with self._lock:
+            for connection in self._parked.values():
+                if not connection.is_writing:
+                    connection.deadline = min(connection.deadline, latest)
+
     def close_all(self) -> None:
         """Refuse further parking and close every connection waiting for a request.
 

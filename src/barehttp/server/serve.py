@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Callable
 
+from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
+from barehttp.server.listener import bind_listeners, describe_listener, socket_address
 from barehttp.server.server import Server
-from barehttp.server.signals import install_shutdown_signals
+from barehttp.server.signals import exit_status, install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
 from barehttp.server.workers import Supervisor, WorkerOptions
+
+logger = logging.getLogger("barehttp.server")
 
 
 def serve(
@@ -25,12 +30,20 @@ def serve(
     certfile: str | None = None,
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
-) -> None:
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
+) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
+
+    Returns the exit status: 0 when every request completed, else
+    ``DRAIN_CUT_STATUS`` (``shutdown_timeout_s`` cut requests off).
 
     With ``certfile`` (and ``keyfile`` unless the key is in the same file) the
     server speaks HTTPS; ``redirect_http_port`` then also answers plain HTTP on
-    that port with a 308 to the HTTPS URL.
+    that port with a 308 to the HTTPS URL. Proxy headers are believed from
+    ``forwarded_allow_ips`` (addresses and CIDR ranges, ``"*"``; None: nobody).
+    ``listeners``, if given, are listening sockets to serve instead of binding.
     """
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
     server = Server(
@@ -40,6 +53,9 @@ def serve(
         limits=limits,
         access_log=access_log,
         ssl_context=ssl_context,
+        trusted_proxies=_trusted(forwarded_allow_ips),
+        listeners=listeners,
+        access_log_format=access_log_format,
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
@@ -59,7 +75,9 @@ def serve(
 
         server.add_shutdown_hook(stop_redirect)
     server.start()
-    server.serve_forever()
+    status = exit_status(server.serve_forever())
+    reexec_if_requested()  # after a SIGHUP: does not return
+    return status
 
 
 def serve_in_workers(
@@ -73,6 +91,10 @@ def serve_in_workers(
     certfile: str | None = None,
     keyfile: str | None = None,
     worker_shutdown_hooks: Callable[[], list[Callable[[], None]]] | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
+    redirect_http_port: int | None = None,
 ) -> int:
     """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
 
@@ -80,9 +102,33 @@ def serve_in_workers(
     resources (database connections, the application's modules) are the
     worker's own. ``worker_shutdown_hooks()``, also called in the worker after
     ``make_handler``, gives the hooks that run when that worker has drained.
+    With TLS, ``redirect_http_port`` is bound here and every worker also answers
+    it with 308s to HTTPS (no thread runs in the supervisor, which forks).
     """
     limits = limits or Limits()
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
+    trusted_proxies = _trusted(forwarded_allow_ips)
+    redirect_listeners: list[socket.socket] = []
+    if ssl_context is not None and redirect_http_port is not None:
+        redirect_listeners = bind_listeners(host, redirect_http_port, limits)
+        for sock in redirect_listeners:
+            logger.info("redirecting %s to https", describe_listener(sock))
+
+    def start_redirect(server: Server, listeners: list[socket.socket]) -> None:  # in a worker
+        https_port = socket_address(listeners[0].getsockname())[1] if listeners else port
+        redirect = Server(
+            RedirectToHTTPS(https_port),
+            limits=limits,
+            listeners=redirect_listeners,
+            access_log=access_log,
+        )
+        redirect.announce = False
+        redirect.start()
+
+        def stop_redirect() -> None:
+            redirect.shutdown(timeout=1.0)
+
+        server.add_shutdown_hook(stop_redirect)
 
     def make_server(handler: Handler, listeners: list[socket.socket]) -> Server:
         server = Server(
@@ -91,12 +137,31 @@ def serve_in_workers(
             listeners=listeners,
             access_log=access_log,
             ssl_context=ssl_context,
+            trusted_proxies=trusted_proxies,
+            access_log_format=access_log_format,
         )
         for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
             server.add_shutdown_hook(hook)
+        if redirect_listeners:
+            start_redirect(server, listeners)
         return server
 
     supervisor = Supervisor(
-        make_handler, host=host, port=port, limits=limits, options=options, make_server=make_server
+        make_handler,
+        host=host,
+        port=port,
+        limits=limits,
+        options=options,
+        make_server=make_server,
+        listeners=listeners,
+        is_tls=ssl_context is not None,
     )
-    return supervisor.run()
+    try:
+        return supervisor.run()
+    finally:
+        for sock in redirect_listeners:
+            sock.close()
+
+
+def _trusted(forwarded_allow_ips: str | None) -> TrustedProxies | None:
+    return None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)

@@ -6,10 +6,13 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 
 from barehttp.protocol.errors import ServiceUnavailable
+from barehttp.protocol.forwarded import TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.server.access_log import ACCESS_LOG_FORMATS
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
 from barehttp.server.fd_limits import (
@@ -18,8 +21,14 @@ from barehttp.server.fd_limits import (
     raise_open_files_limit,
 )
 from barehttp.server.handler import Exchange, Handler
-from barehttp.server.listener import Acceptor, bind_listeners
+from barehttp.server.listener import (
+    Acceptor,
+    bind_listeners,
+    describe_listener,
+    socket_address,
+)
 from barehttp.server.pool import WorkerPool
+from barehttp.server.proxy_headers import ProxyHeaders
 from barehttp.server.reactor import Reactor
 
 logger = logging.getLogger("barehttp.server")
@@ -50,14 +59,21 @@ class Server:
         access_log: bool = True,
         listeners: list[socket.socket] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        trusted_proxies: TrustedProxies | None = None,
+        access_log_format: str = "common",
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.limits = limits or Limits()
         self.access_log = access_log
+        if access_log_format not in ACCESS_LOG_FORMATS:
+            raise ValueError(f"access_log_format must be one of {ACCESS_LOG_FORMATS}")
+        self.access_log_format = access_log_format
         self._listeners = listeners
         self.ssl_context = ssl_context
+        # Peers whose proxy headers are believed (see proxy_headers.py); None: nobody's.
+        self.trusted_proxies = trusted_proxies
         self._acceptors: list[Acceptor] = []
         self._hooks: list[ShutdownHook] = []
         self._shutdown_requested = threading.Event()
@@ -66,14 +82,21 @@ class Server:
         self.max_requests = 0
         # With TLS: the port answering plain HTTP, named in the 400 to plain-HTTP clients.
         self.plain_http_port: int | None = None
+        self.announce = True  # log "listening on" for each socket at start()
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        """The (host, port) pairs actually bound (port 0 resolves here)."""
+        """The (host, port) pairs actually bound (port 0 resolves here); not Unix sockets."""
         return [
-            (str(a.listener.getsockname()[0]), int(a.listener.getsockname()[1]))
+            socket_address(a.listener.getsockname())
             for a in self._acceptors
+            if a.listener.family != socket.AF_UNIX
         ]
+
+    @property
+    def listening_sockets(self) -> list[socket.socket]:
+        """The sockets accepted on; empty before ``start()``."""
+        return [acceptor.listener for acceptor in self._acceptors]
 
     @property
     def context(self) -> ServerContext:
@@ -91,6 +114,8 @@ class Server:
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
         pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
         handler = self.handler
+        if self.trusted_proxies is not None:
+            handler = ProxyHeaders(handler, self.trusted_proxies)
         if self.max_requests > 0:
             handler = _RetiringHandler(handler, self.max_requests, self.request_shutdown)
         self._context = ServerContext(
@@ -104,12 +129,12 @@ class Server:
             connection_limit=connection_capacity(
                 limits, open_files_limit, count_open_descriptors()
             ),
+            access_log_format=self.access_log_format,
         )
         self._acceptors = [Acceptor(sock, limits, self._accept) for sock in listeners]
-        for host, port in self.addresses:
-            scheme = "https" if self.ssl_context else "http"
-            shown = f"[{host}]" if ":" in host else host
-            logger.info("listening on %s://%s:%d", scheme, shown, port)
+        scheme = "https" if self.ssl_context else "http"
+        for acceptor in self._acceptors if self.announce else []:
+            logger.info("listening on %s", describe_listener(acceptor.listener, scheme))
 
     def _accept(self, sock: socket.socket, client_address: tuple[str, int]) -> None:
         context = self.context
@@ -123,15 +148,13 @@ class Server:
             sock.close()
             return
         try:
-            server_address = sock.getsockname()
+            server_address = socket_address(sock.getsockname())
             if self.ssl_context is not None:
                 # No I/O here: the handshake happens in a worker (see Connection).
                 sock = self.ssl_context.wrap_socket(
                     sock, server_side=True, do_handshake_on_connect=False
                 )
-            connection = Connection(
-                sock, client_address, (str(server_address[0]), int(server_address[1])), context
-            )
+            connection = Connection(sock, client_address, server_address, context)
         except BaseException:
             context.connection_closed(
                 client_address[0]
@@ -144,28 +167,34 @@ class Server:
         """Ask ``serve_forever`` to drain and return (safe from a signal handler)."""
         self._shutdown_requested.set()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self) -> bool:
+        """Serve until ``request_shutdown()``, then drain; False if the drain was cut short."""
         if self._context is None:
             self.start()
         # Wake now and then: a signal handler only runs between waits.
         while not self._shutdown_requested.wait(0.5):
             pass
-        self.shutdown()
+        return self.shutdown()
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop accepting, finish in-flight requests, close idle connections, run hooks.
 
+        A keep-alive connection is not closed under its client, who may be
+        sending the next request right now: that request is answered, with
+        ``Connection: close``, if it comes within ``limits.drain_keep_alive_s``.
         Returns False if requests were still running when ``timeout`` (default
         ``limits.shutdown_timeout_s``) passed.
         """
         context = self.context
+        limits = self.limits
         context.draining = True
         for acceptor in self._acceptors:
             acceptor.stop()
-        context.reactor.close_all()
-        drained = context.pool.wait_idle(
-            self.limits.shutdown_timeout_s if timeout is None else timeout
-        )
+        context.reactor.expire_readers_by(time.monotonic() + limits.drain_keep_alive_s)
+        # Each connection now closes by itself: after its response, or once idle.
+        closed = context.wait_all_closed(limits.shutdown_timeout_s if timeout is None else timeout)
+        context.reactor.close_all()  # idle ones, past the deadline: no request is lost
+        drained = closed or context.pool.wait_idle(0.0)
         if not drained:
             logger.warning("shutdown deadline passed with requests still running")
         for hook in self._hooks:

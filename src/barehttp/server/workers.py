@@ -32,9 +32,9 @@ from types import FrameType
 
 from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Handler
-from barehttp.server.listener import bind_listeners
+from barehttp.server.listener import bind_listeners, describe_listener
 from barehttp.server.server import Server
-from barehttp.server.signals import install_shutdown_signals
+from barehttp.server.signals import DRAIN_CUT_STATUS, WorkerSignals, exit_status
 
 logger = logging.getLogger("barehttp.server")
 
@@ -82,6 +82,8 @@ class Supervisor:
         limits: Limits,
         options: WorkerOptions,
         make_server: Callable[[Handler, list[socket.socket]], Server] | None = None,
+        listeners: list[socket.socket] | None = None,
+        is_tls: bool = False,
     ) -> None:
         self._make_handler = make_handler
         self._host = host
@@ -91,19 +93,23 @@ class Supervisor:
         self._make_server = make_server or (
             lambda handler, listeners: Server(handler, limits=limits, listeners=listeners)
         )
-        self._listeners: list[socket.socket] = []
+        self._listeners: list[socket.socket] = listeners or []  # else bound by run()
+        self._is_tls = is_tls  # for the "listening on https://..." line
         self._workers: dict[int, _Worker] = {}
         self._stop_signals = 0
         self._reload_requested = False
+        self._drain_cut = False  # a worker stopped with requests unfinished
         self._respawn_delay = 0.0
         self._next_spawn_at = 0.0
 
     def run(self) -> int:
         """Supervise until SIGTERM/SIGINT; returns the exit status."""
-        self._listeners = bind_listeners(self._host, self._port, self._limits)
+        if not self._listeners:
+            self._listeners = bind_listeners(self._host, self._port, self._limits)
         for sock in self._listeners:
-            name = sock.getsockname()
-            logger.info("listening on %s:%d with %d workers", name[0], name[1], self._options.count)
+            scheme = "https" if self._is_tls else "http"
+            shown = describe_listener(sock, scheme)
+            logger.info("listening on %s with %d workers", shown, self._options.count)
         self._install_signals()
         try:
             for _ in range(self._options.count):
@@ -166,23 +172,21 @@ class Supervisor:
     def _worker_main(self, ready_fd: int) -> None:
         status = 0
         try:
-            # The parent's handlers were inherited; a worker answers SIGTERM only
-            # (the terminal's SIGINT reaches the parent, which tells the workers).
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # First of all: a group signal may come while the application imports.
+            worker_signals = WorkerSignals()
             handler = self._make_handler()
             max_requests = self._options.max_requests
             if max_requests:
                 max_requests += random.randint(0, self._options.max_requests_jitter)
             server = self._make_server(handler, self._listeners)
             server.max_requests = max_requests
+            server.announce = False  # the supervisor said where it listens, once
             server.start()
-            install_shutdown_signals(server)
+            worker_signals.attach(server)
             _drain_when_orphaned(server, os.getppid())
             os.write(ready_fd, b"1")
             os.close(ready_fd)
-            server.serve_forever()
+            status = exit_status(server.serve_forever())
         except BaseException:
             logger.exception("worker %d failed", os.getpid())
             status = 1
@@ -208,6 +212,7 @@ class Supervisor:
             code = os.waitstatus_to_exitcode(status)
             if self._stop_signals:
                 logger.info("worker %d stopped (exit %d)", pid, code)
+                self._drain_cut = self._drain_cut or code != 0
             elif code == 0:
                 # A clean exit is a retirement (max_requests), however soon it came: a
                 # busy worker reaches its limit in well under MIN_HEALTHY_LIFETIME_S.
@@ -262,7 +267,7 @@ class Supervisor:
         for pid in list(self._workers):
             _signal_quietly(pid, signal.SIGTERM)
         self._wait_for_exit(set(self._workers), self._limits.shutdown_timeout_s + 5.0)
-        return 0
+        return DRAIN_CUT_STATUS if self._drain_cut else 0
 
 
 def _signal_quietly(pid: int, signum: signal.Signals) -> None:

@@ -64,15 +64,27 @@ class Request:
 
     @property
     def client_address(self) -> tuple[str, int]:
+        """(address, port) of the client; behind a trusted proxy, the port is 0."""
         return self.exchange.client_address
 
     @property
+    def client(self) -> str:
+        """The client's address: the peer's, or what trusted proxies report."""
+        return self.exchange.client_address[0]
+
+    @property
     def is_tls(self) -> bool:
+        """True when this connection is TLS (see ``scheme`` for what the client used)."""
         return self.exchange.is_tls
 
     @property
     def scheme(self) -> str:
-        return "https" if self.is_tls else "http"
+        """ "https" or "http" as the client used it, behind trusted proxies too."""
+        return self.exchange.scheme
+
+    @property
+    def is_secure(self) -> bool:
+        return self.exchange.scheme == "https"
 
     @property
     def host(self) -> str:

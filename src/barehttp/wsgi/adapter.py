@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import BinaryIO
+from typing import IO, BinaryIO
 from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.errors import HTTPError
@@ -15,6 +15,7 @@ from barehttp.protocol.writer import has_body
 from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.wsgi.environ import base_environ, build_environ
 from barehttp.wsgi.file_wrapper import FileWrapper
+from barehttp.wsgi.spool import spool_body
 
 logger = logging.getLogger("barehttp.wsgi")
 
@@ -78,9 +79,17 @@ class WSGIHandler:
     """Runs ``app`` for every request; implements the server's ``Handler``."""
 
     def __init__(
-        self, app: WSGIApplication, *, root_path: str = "", multiprocess: bool = False
+        self,
+        app: WSGIApplication,
+        *,
+        root_path: str = "",
+        multiprocess: bool = False,
+        spool_chunked_bodies: bool = False,
     ) -> None:
         self.app = app
+        # Under a body cap, chunked bodies are read first (see spool.py): a 413 then
+        # comes from the server, never from inside the application.
+        self._spool_chunked_bodies = spool_chunked_bodies
         self._base = base_environ(multiprocess=multiprocess, root_path=root_path.rstrip("/"))
 
     def __call__(self, exchange: Exchange) -> None:
@@ -106,6 +115,11 @@ class WSGIHandler:
             response.headers, response.content_length = _check_headers(headers)
             return write
 
+        spooled: IO[bytes] | None = None
+        if self._spool_chunked_bodies and exchange.head.chunked:
+            spooled, size = spool_body(exchange)  # over the cap: the server answers 413
+            environ["wsgi.input"] = spooled
+            environ["CONTENT_LENGTH"] = str(size)
         try:
             result = self.app(environ, start_response)
             try:
@@ -136,6 +150,9 @@ class WSGIHandler:
                 exc_info=error,
             )
             raise HTTPError("Internal Server Error") from error
+        finally:
+            if spooled is not None:
+                spooled.close()
 
     def _send_result(
         self, exchange: Exchange, response: _Response, result: Iterable[bytes]

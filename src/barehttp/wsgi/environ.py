@@ -69,7 +69,7 @@ def build_environ(exchange: Exchange, base: Environ) -> Environ:
     environ["SERVER_PROTOCOL"] = head.http_version
     environ["REMOTE_ADDR"] = exchange.client_address[0]
     environ["REMOTE_PORT"] = str(exchange.client_address[1])
-    environ["wsgi.url_scheme"] = "https" if exchange.is_tls else "http"
+    environ["wsgi.url_scheme"] = exchange.scheme
     environ["wsgi.input"] = WSGIInput(exchange)
     if head.chunked:
         # The body length is unknown; frameworks (Werkzeug) read to the end on this flag.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
 _SPEC = re.compile(r"(?P<module>[\w.]+)(?::(?P<name>[\w.]+)(?P<call>\(\))?)?")
@@ -39,11 +41,25 @@ def load_app(spec: str, *, chdir: str | None = None) -> WSGIApplication:
     if match.group("call"):
         if not callable(target):
             raise AppLoadError(f"{spec!r}: factory is not callable")
+        _check_takes_no_arguments(spec, target)
         target = target()
     if not callable(target):
         raise AppLoadError(f"{spec!r} is not a callable WSGI application")
     app: WSGIApplication = target
     return app
+
+
+def _check_takes_no_arguments(spec: str, factory: Callable[..., object]) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to check (a builtin): just call it
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        raise AppLoadError(
+            f"{spec!r}: the factory needs arguments {signature}; it is called with none"
+        ) from None
 
 
 def _prepare_import_path(chdir: str | None) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
-from barehttp.protocol.limits import Limits
+from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS
+from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
 from barehttp.server.handler import Handler
 from barehttp.server.serve import serve, serve_in_workers
 from barehttp.server.workers import WorkerOptions
@@ -27,6 +29,9 @@ def serve_wsgi(
     certfile: str | None = None,
     keyfile: str | None = None,
     redirect_http_port: int | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    listeners: list[socket.socket] | None = None,
+    access_log_format: str = "common",
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT; returns the exit status.
 
@@ -41,10 +46,15 @@ def serve_wsgi(
     def make_handler() -> Handler:
         application = app_factory() if app_factory is not None else app
         assert application is not None
-        return WSGIHandler(application, root_path=root_path, multiprocess=workers > 1)
+        return WSGIHandler(
+            application,
+            root_path=root_path,
+            multiprocess=workers > 1,
+            spool_chunked_bodies=limits.max_body_bytes < NO_BODY_LIMIT,
+        )
 
     if workers <= 1 and not max_requests:
-        serve(
+        return serve(
             make_handler(),
             host=host,
             port=port,
@@ -53,10 +63,10 @@ def serve_wsgi(
             certfile=certfile,
             keyfile=keyfile,
             redirect_http_port=redirect_http_port,
+            forwarded_allow_ips=forwarded_allow_ips,
+            listeners=listeners,
+            access_log_format=access_log_format,
         )
-        return 0
-    if redirect_http_port is not None:
-        raise ValueError("redirect_http_port is not supported with worker processes")
     return serve_in_workers(
         make_handler,
         options=WorkerOptions(max(1, workers), max_requests, max_requests_jitter),
@@ -66,4 +76,8 @@ def serve_wsgi(
         access_log=access_log,
         certfile=certfile,
         keyfile=keyfile,
+        forwarded_allow_ips=forwarded_allow_ips,
+        listeners=listeners,
+        access_log_format=access_log_format,
+        redirect_http_port=redirect_http_port,
     )

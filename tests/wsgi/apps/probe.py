@@ -88,6 +88,9 @@ def make_app(marker_dir: Path | None) -> WSGIApplication:
         if path == "/pid":
             return as_json(start_response, {"pid": os.getpid()})
         if path == "/slow":
+            started = marker(query)
+            if started is not None:  # tells a test that the request is in the app now
+                started.with_name(started.name + "-started").write_text("started")
             time.sleep(number(query, "seconds", 1.0))
             return as_json(start_response, {"pid": os.getpid()})
         if path in ("", "/environ") or path.startswith(("/environ/", "/caf")):

@@ -1,0 +1,1 @@
+"""Command-line configuration: deployment options, environment defaults, sizes."""
