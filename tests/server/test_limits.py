@@ -215,7 +215,7 @@ def test_expiring_a_client_that_does_not_read_does_not_stall_the_reactor(
 
     def handler(exchange: Exchange) -> None:
         assert isinstance(exchange, ServerExchange)
-        captured.append(exchange.connection.sock)
+        captured.append(exchange.transport.sock)
         exchange.send_response(200, [], b"ok")
 
     server = start_server(handler, header_timeout_s=0.5, write_timeout_s=5.0, idle_timeout_s=30.0)

@@ -11,7 +11,7 @@ LINGER_S = 1.0
 
 
 def test_error_response_is_followed_by_a_lingering_close(start_server: StartServer) -> None:
-    running = start_server(linger_s=LINGER_S)
+    running = start_server(lingering_close_s=LINGER_S)
     sock = running.connect()
     sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n")  # obs-fold: 400
     reader = ResponseReader(sock)

@@ -43,6 +43,18 @@ class Limits:
     idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
+    # One TLS read (handshake included) waits at most this long, then the connection is
+    # parked: SO_RCVTIMEO, which bounds plain reads by linger_s, does not bound TLS ones.
+    tls_read_timeout_s: float = 0.05
+    # A response's last bytes the client has not taken after this long of a full socket
+    # buffer go to the reactor (see server/outbox.py); the worker is free.
+    write_handover_s: float = 0.05
+    # After an error response, request bytes still arriving are read and dropped for at
+    # most this long before closing, so that no reset destroys the response.
+    lingering_close_s: float = 0.05
+    # How often the reactor checks parked connections' deadlines (and by how much one
+    # may be overrun).
+    reactor_sweep_s: float = 0.25
     shutdown_timeout_s: float = 10.0  # in-flight requests get this long after SIGTERM
     # While draining, a keep-alive connection that just had a response waits this long
     # for the client's next request (answered with Connection: close), then is closed:
@@ -70,6 +82,11 @@ class Limits:
     # at once (streamed, under the minimum rate), so memory stays bounded (64 MiB).
     max_gathered_body_bytes: int = 67_108_864
     send_file_chunk_bytes: int = 262_144  # chunk for file bodies when sendfile is unavailable
+    # Bodies up to this size are joined with the head and written in one send(); larger
+    # ones go out with the head in one gather write (sendmsg): copying would cost more.
+    single_send_max_bytes: int = 16_384
+    # Request bytes read and dropped after a plain-HTTP request to a TLS port is answered.
+    max_plain_http_discard_bytes: int = 65_536
 
     def __post_init__(self) -> None:
         """Refuse nonsense, naming the field: a zero or negative timeout is never

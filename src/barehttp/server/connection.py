@@ -13,38 +13,24 @@ handler runs (see body_reader.py): a slow sender holds no worker either.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
-import math
-import select
 import socket
 import ssl
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
-from barehttp.protocol.errors import (
-    BadRequest,
-    HTTPError,
-    RequestTimeout,
-    format_error_body,
-)
-from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
-from barehttp.protocol.parser import ParseState, RequestParser
+from barehttp.protocol.errors import HTTPError, RequestTimeout, format_error_body
+from barehttp.protocol.events import Event, RequestHead
+from barehttp.protocol.parser import ParseState
 from barehttp.protocol.writer import format_continue, format_head
 from barehttp.server.access_log import log_refusal
-from barehttp.server.body_reader import BodyCollector, BodyPace, needs_prebuffer
+from barehttp.server.body_reader import BodyCollector, needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import ServerExchange
-from barehttp.server.outbox import Outbox, Part
 from barehttp.server.plain_http import answer_if_plain_http
+from barehttp.server.request_reader import RequestReader
+from barehttp.server.transport import EAGAIN_ERRORS, Transport
 
 logger = logging.getLogger("barehttp.server")
-_T = TypeVar("_T")
-
-# What a recv() bounded by SO_RCVTIMEO raises when the time is up (plain or TLS).
-_EAGAIN_ERRORS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError)
 _PARSE_DONE = ParseState.DONE
 
 
@@ -52,13 +38,11 @@ class Connection:
     """One client connection; see the module docstring for its life cycle."""
 
     __slots__ = (
-        "body_pace",
         "client_address",
         "close_after_write",
         "collector",
         "context",
         "deadline",
-        "events",
         "fd",
         "has_served",
         "holds_pool_slot",
@@ -67,11 +51,10 @@ class Connection:
         "is_tls",
         "needs_handshake",
         "needs_hello_check",
-        "outbox",
-        "parser",
+        "reader",
         "request_started",
         "server_address",
-        "sock",
+        "transport",
     )
 
     def __init__(
@@ -81,32 +64,27 @@ class Connection:
         server_address: tuple[str, int],
         context: ServerContext,
     ) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
+        self.transport = transport = Transport(sock, context.limits, context.clock)
+        self.reader = RequestReader(transport, context.limits, context.clock)
+        self.fd = transport.fd
         self.client_address = client_address
         self.server_address = server_address
         self.context = context
-        self.parser = RequestParser(context.limits)
-        self.events: collections.deque[Event] = collections.deque()
-        self.is_tls = isinstance(sock, ssl.SSLSocket)
+        self.is_tls = transport.is_tls
         # The TLS handshake runs in a worker, never in the accept loop, and parks
         # like a slow request head when the client is slow to send its hello.
         self.needs_handshake = self.is_tls
         self.needs_hello_check = self.is_tls  # plain HTTP to this port? see plain_http.py
-        if self.is_tls:
-            sock.settimeout(context.limits.write_timeout_s)
         self.is_closed = False
-        # The unsent end of a response, written by the reactor (see outbox.py); while
-        # it is there, the connection holds a pool slot so that a drain waits for it.
-        self.outbox: Outbox | None = None
+        # While the reactor writes the unsent end of a response (see outbox.py), the
+        # connection holds a pool slot so that a drain waits for it.
         self.close_after_write = False
         self.holds_pool_slot = False
         self.has_served = False  # a response went out: the client knows we answer
         self.deadline = 0.0
-        self.body_pace: BodyPace | None = None  # set when this request's body is first waited for
         # The body of the next request, gathered before dispatch (see body_reader.py).
         self.collector: BodyCollector | None = None
-        self.request_started = time.monotonic()  # the header timeout counts from here
+        self.request_started = context.clock()  # the header timeout counts from here
         # The idle timeout counts from here: the connection's start or its last response.
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
         # ignored, not a request: "\r\n" every few seconds must not hold it open forever.
@@ -123,20 +101,20 @@ class Connection:
             return
         # A new request starts with these bytes; but a TLS handshake under way keeps
         # its start, or a hello trickled between parkings would never time out.
-        if not self.parser.is_mid_request and not self.needs_handshake:
-            self.request_started = time.monotonic()
+        if not self.reader.parser.is_mid_request and not self.needs_handshake:
+            self.request_started = self.context.clock()
         # Unbounded: this client is already connected and costs no more by waiting
         # its turn, and a burst of keep-alive requests should queue, not get 503s.
         self.context.pool.submit(self.serve, bounded=False)
 
     @property
     def is_writing(self) -> bool:
-        return self.outbox is not None
+        return self.transport.outbox is not None
 
     def expire(self) -> None:
-        if self.outbox is not None:  # the client stopped reading its response
+        if self.transport.outbox is not None:  # the client stopped reading its response
             self.close()
-        elif self.parser.is_mid_request:
+        elif self.reader.parser.is_mid_request:
             # Through reject(): this runs on the reactor thread, which must not wait up to
             # write_timeout_s on a client whose receive window is shut (all parked
             # connections would stall behind it).
@@ -161,7 +139,15 @@ class Connection:
             head = self._next_head()
             if head is None:
                 return
-            exchange = ServerExchange(self, head)
+            exchange = ServerExchange(
+                head,
+                self.transport,
+                self.reader,
+                context,
+                self.client_address,
+                self.server_address,
+                self.request_started,
+            )
             try:
                 handler(exchange)
             except HTTPError as error:
@@ -185,7 +171,7 @@ class Connection:
                 keep_alive = False
             if context.access_log:
                 exchange.log_access()
-            if self.outbox is not None:  # a slow reader: the reactor sends the rest
+            if self.transport.outbox is not None:  # a slow reader: the reactor sends the rest
                 self._write_in_reactor(keep_alive)
                 return
             if not keep_alive:
@@ -196,21 +182,20 @@ class Connection:
             self._expect_next_request()
 
     def _close_after_response(self) -> None:
-        if self.parser.state is _PARSE_DONE:
+        if self.reader.request_is_read:
             self.close()
         else:  # unread request bytes: a plain close() would reset the response away
             self.close_lingering()
 
     def _expect_next_request(self) -> None:
         self.has_served = True
-        self.parser.start_next()
-        self.request_started = self.idle_since = time.monotonic()
-        self.body_pace = None
+        self.reader.start_next()
+        self.request_started = self.idle_since = self.context.clock()
 
     def _next_head(self) -> RequestHead | None:
         """The next request head, or None once the connection is parked or closed."""
-        events = self.events
-        parser = self.parser
+        events = self.reader.events
+        parser = self.reader.parser
         context_limits = self.context.limits
         while True:
             collector = self.collector
@@ -264,24 +249,25 @@ class Connection:
         if self.collector is not None:
             self._collect(new)
         else:
-            self.events.extend(new)
+            self.reader.events.extend(new)
         return bool(new)
 
     # -- bodies gathered before dispatch (body_reader.py) ----------------------
 
     def _start_collecting(self, head: RequestHead) -> None:
         if head.expects_continue:  # small enough to take: the server meets the expectation
-            self.sock.sendall(format_continue(head.http_version))
+            self.transport.sendall(format_continue(head.http_version))
             head = dataclasses.replace(head, expects_continue=False)
-        self.collector = BodyCollector(head, self.context.limits, self._body_pace())
-        body_events = list(self.events)  # what came with the head: only this body's events
-        self.events.clear()
+        self.collector = BodyCollector(head, self.context.limits, self.reader.pace())
+        events = self.reader.events
+        body_events = list(events)  # what came with the head: only this body's events
+        events.clear()
         self._collect(body_events)
 
     def _collect(self, new: list[Event]) -> None:
         collector = self.collector
         assert collector is not None
-        now = time.monotonic()
+        now = self.context.clock()
         before = collector.buffered_bytes
         collector.take(new, now)
         added = collector.buffered_bytes - before
@@ -294,9 +280,7 @@ class Connection:
         """Reactor thread: read what the body's client sent, without waiting; a worker
         gets the request only once its body is gathered."""
         try:
-            data = self.sock.recv(self.context.limits.recv_bytes, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            data = None
+            data = self.transport.read_now()
         except OSError:
             self.close()
             return
@@ -305,7 +289,7 @@ class Connection:
             return
         try:
             if data is not None:
-                self._collect(self.parser.feed(data))
+                self._collect(self.reader.parser.feed(data))
         except HTTPError as error:
             self.reject(error)
             return
@@ -316,32 +300,29 @@ class Connection:
         else:
             self._park()
 
-    def _body_pace(self) -> BodyPace:
-        pace = self.body_pace
-        if pace is None:
-            pace = self.body_pace = BodyPace(self.context.limits, time.monotonic())
-        return pace
-
     def _receive(self) -> bytes | None:
         """Bytes from the client, or None after parking the connection."""
-        context = self.context
-        sock = self.sock
+        transport = self.transport
         try:
             if self.is_tls:
                 return self._receive_tls()
             if self._is_rushed():
                 # Others wait for a worker: do not linger on this client.
-                return sock.recv(context.limits.recv_bytes, socket.MSG_DONTWAIT)
-            return sock.recv(context.limits.recv_bytes)  # waits <= linger_s
-        except _EAGAIN_ERRORS:
+                data = transport.read_now()
+                if data is None:
+                    raise BlockingIOError()
+                return data
+            return transport.read()  # waits <= linger_s
+        except EAGAIN_ERRORS:
             self._park()
             return None
 
     def _receive_tls(self) -> bytes | None:
-        sock = self.sock
+        transport = self.transport
+        sock = transport.sock
         assert isinstance(sock, ssl.SSLSocket)
         if self.needs_handshake:
-            if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
+            if self.context.clock() > self.request_started + self.context.limits.header_timeout_s:
                 self.close()  # a client that never finishes its hello
                 return None
             if self.needs_hello_check:  # before the handshake reads a byte: plain HTTP?
@@ -353,7 +334,7 @@ class Connection:
                     self.close()
                     return None
             try:
-                self._tls_bounded_read(sock.do_handshake)
+                transport.bounded_read(sock.do_handshake)
             except ssl.SSLError as error:
                 if isinstance(error, ssl.SSLWantReadError):
                     raise
@@ -361,16 +342,12 @@ class Connection:
                 self.close()
                 return None
             self.needs_handshake = False
-            self.idle_since = time.monotonic()  # the first request may take idle_timeout_s
-        context = self.context
+            self.idle_since = self.context.clock()  # the first request may take idle_timeout_s
         # Decrypted bytes may wait inside the SSL object, where epoll cannot see
         # them: read those before ever parking.
-        if not sock.pending() and self._is_rushed():
-            poller = select.poll()  # poll, not select: fds past 1024 are normal here
-            poller.register(self.fd, select.POLLIN)
-            if not poller.poll(0):
-                raise ssl.SSLWantReadError()
-        return self._tls_bounded_read(lambda: sock.recv(context.limits.recv_bytes))
+        if self._is_rushed() and not transport.has_tls_bytes_now():
+            raise ssl.SSLWantReadError()
+        return transport.read()
 
     def _is_rushed(self) -> bool:
         """True when the next read must not wait: others need a worker, or we drain.
@@ -384,124 +361,29 @@ class Connection:
             return self.has_served
         return context.pool.has_waiting_jobs()
 
-    def _tls_bounded_read(self, operation: Callable[[], _T]) -> _T:
-        """Run a TLS read with the linger timeout, then restore the write timeout.
-
-        SO_RCVTIMEO does not bound reads on an SSLSocket (the ssl module retries
-        a blocking socket's EAGAIN forever), so TLS sockets use Python timeouts:
-        short for reads, so idle clients get parked; long for writes, since the
-        timeout of a TLS send is per record and a slow reader is not a dead one.
-        """
-        limits = self.context.limits
-        self.sock.settimeout(limits.linger_s)
-        try:
-            return operation()
-        finally:
-            self.sock.settimeout(limits.write_timeout_s)
-
     def _park(self) -> None:
         context = self.context
         limits = context.limits
         if self.collector is not None:
             self.deadline = self.collector.pace.deadline
-        elif self.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
+        elif self.reader.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
         if context.draining:  # a leaving server waits briefly for what is on its way
-            self.deadline = min(self.deadline, time.monotonic() + limits.drain_keep_alive_s)
+            self.deadline = min(self.deadline, context.clock() + limits.drain_keep_alive_s)
         context.reactor.park(self)
 
     def _check_head_deadline(self) -> None:
         # A client trickling bytes never lets recv() time out, so the header
         # timeout is also checked as bytes arrive (slowloris).
-        if time.monotonic() > self.request_started + self.context.limits.header_timeout_s:
+        if self.context.clock() > self.request_started + self.context.limits.header_timeout_s:
             raise RequestTimeout("request head not received in time")
 
     def _is_idle_too_long(self) -> bool:
-        return time.monotonic() > self.idle_since + self.context.limits.idle_timeout_s
-
-    def receive_body_bytes(self, until: float = math.inf) -> list[Event]:
-        """Block for more body bytes and parse them, at the body's pace (see
-        body_reader.py) and until the monotonic time ``until`` at the latest."""
-        limits = self.context.limits
-        pace = self._body_pace()
-        if self.parser.state is ParseState.FAILED:
-            # The read that brought this body's first bytes also broke a rule after
-            # them: raise it now, as if it had come in the next read.
-            self.parser.feed(b"")
-        while True:
-            try:
-                if self.is_tls:
-                    data = self._tls_bounded_read(lambda: self.sock.recv(limits.recv_bytes))
-                else:
-                    data = self.sock.recv(limits.recv_bytes)
-            except _EAGAIN_ERRORS:
-                now = time.monotonic()
-                if now > until:
-                    raise RequestTimeout("request body not received in time") from None
-                pace.check(now)
-                continue
-            if not data:
-                raise BadRequest("client closed the connection before the body ended")
-            pace.received(len(data), time.monotonic())
-            events = self.parser.feed(data)
-            if events:
-                return events
-
-    def drain_body(self) -> bool:
-        """Read and drop the rest of an unread request body; False if it is too big
-        or does not come within ``drain_timeout_s`` (the caller then closes): a
-        worker never waits long on a body nobody wants."""
-        until = time.monotonic() + self.context.limits.drain_timeout_s
-        dropped = 0
-        while True:
-            while self.events:
-                event = self.events.popleft()
-                if isinstance(event, EndOfMessage):
-                    return True
-                if isinstance(event, BodyData):
-                    dropped += len(event.data)
-                    if dropped > self.context.limits.body_prebuffer_bytes:
-                        return False
-            if time.monotonic() > until:
-                return False
-            try:
-                self.events.extend(self.receive_body_bytes(until))
-            except (HTTPError, OSError):
-                return False
+        return self.context.clock() > self.idle_since + self.context.limits.idle_timeout_s
 
     # -- writing and closing ---------------------------------------------------
-
-    def send_final(self, parts: collections.deque[Part]) -> None:
-        """Send a response's last bytes; what the client has not taken after
-        ``linger_s`` of a full socket buffer goes to ``self.outbox``.
-
-        The socket is non-blocking only inside this call: the request body may
-        still be read (drained) after it, with the usual bounded blocking reads.
-        """
-        outbox = Outbox(parts)
-        sock = self.sock
-        deadline = 0.0
-        poller: select.poll | None = None
-        sock.setblocking(False)
-        try:
-            while True:
-                outbox.send_available(sock)
-                if outbox.is_empty:
-                    return
-                now = time.monotonic()
-                if not deadline:
-                    deadline = now + self.context.limits.linger_s
-                    poller = select.poll()
-                    poller.register(self.fd, select.POLLOUT)
-                assert poller is not None
-                if now >= deadline or not poller.poll(math.ceil((deadline - now) * 1000)):
-                    outbox.keep_files_open()
-                    self.outbox = outbox
-                    return
-        finally:
-            self._restore_blocking()
 
     def _write_in_reactor(self, keep_alive: bool) -> None:
         """Hand the connection and its outbox to the reactor; this worker is free."""
@@ -511,9 +393,9 @@ class Connection:
             self._expect_next_request()
         context.pool.hold()  # a response in flight: a drain waits for it
         self.holds_pool_slot = True
-        self.deadline = time.monotonic() + context.limits.write_timeout_s
+        self.deadline = context.clock() + context.limits.write_timeout_s
         try:
-            self.sock.setblocking(False)  # the reactor thread must never wait
+            self.transport.set_nonblocking()  # the reactor thread must never wait
         except OSError:
             self.close()
             return
@@ -521,35 +403,26 @@ class Connection:
 
     def write_more(self) -> bool:
         """Reactor thread: send what the client makes room for; True when all is sent."""
-        outbox = self.outbox
-        assert outbox is not None
-        if outbox.send_available(self.sock):
-            self.deadline = time.monotonic() + self.context.limits.write_timeout_s
-        return outbox.is_empty
+        transport = self.transport
+        if transport.write_more():
+            self.deadline = self.context.clock() + self.context.limits.write_timeout_s
+        return not transport.has_unsent
 
     def write_finished(self) -> None:
         """Reactor thread: the response is out; wait for the next request, or close."""
-        self.outbox = None
+        self.transport.outbox = None
         if self.close_after_write:
             self.close()
             return
         try:
-            self._restore_blocking()
+            self.transport.restore_blocking()
         except OSError:
             self.close()
             return
         # The idle timeout counts from the end of the response, however long it took.
-        self.idle_since = time.monotonic()
+        self.idle_since = self.context.clock()
         self.resume()  # also serves requests already pipelined behind this one
         self._release_pool_slot()  # after resume() queued: a drain never sees zero between
-
-    def _restore_blocking(self) -> None:
-        """Back to bounded blocking calls: SO_RCVTIMEO/SO_SNDTIMEO on a plain socket,
-        a Python timeout on a TLS one (see _tls_bounded_read)."""
-        if self.is_tls:
-            self.sock.settimeout(self.context.limits.write_timeout_s)
-        else:
-            self.sock.setblocking(True)
 
     def _release_pool_slot(self) -> None:
         if self.holds_pool_slot:
@@ -569,7 +442,7 @@ class Connection:
             keep_alive=False,
         )
         try:
-            self.sock.sendall(head + body)
+            self.transport.sendall(head + body)
         except OSError:
             pass
         if self.context.access_log:  # refused before any handler: logged like any other
@@ -578,7 +451,7 @@ class Connection:
     def reject(self, error: HTTPError) -> None:
         """Answer without a worker (queue full) and close."""
         try:
-            self.sock.setblocking(False)  # never let the caller's thread wait on this client
+            self.transport.set_nonblocking()  # never let the caller's thread wait on this client
         except OSError:
             pass
         self.send_error(error)
@@ -590,17 +463,23 @@ class Connection:
         Closing a socket with unread request bytes makes the kernel send RST,
         and the client may discard our response with it (a 413 for a large
         upload, say). So we half-close, read and drop what is in flight for at
-        most ``linger_s``, then close (the "lingering close" of Apache and nginx).
+        most ``lingering_close_s``, then close (the "lingering close" of Apache and nginx).
         """
         if not self.is_tls:
-            deadline = time.monotonic() + self.context.limits.linger_s
+            clock = self.context.clock
+            limits = self.context.limits
+            deadline = clock() + limits.lingering_close_s
             dropped = 0
+            sock = self.transport.sock
             try:
-                self.sock.shutdown(socket.SHUT_WR)
+                sock.shutdown(socket.SHUT_WR)
                 # At most a largest body's worth of request bytes, then close anyway.
-                limit = self.context.limits.max_body_bytes
-                while dropped <= limit and time.monotonic() < deadline:
-                    data = self.sock.recv(65_536)  # each wait bounded by SO_RCVTIMEO
+                limit = limits.max_body_bytes
+                while dropped <= limit and clock() < deadline:
+                    try:
+                        data = sock.recv(limits.recv_bytes)  # each wait bounded by SO_RCVTIMEO
+                    except EAGAIN_ERRORS:
+                        continue  # quiet for linger_s: the window may not be over yet
                     if not data:
                         break
                     dropped += len(data)
@@ -616,10 +495,7 @@ class Connection:
             self.context.gather(-self.collector.buffered_bytes)
             self.collector = None
         try:
-            if self.outbox is not None:
-                self.outbox.close()
-                self.outbox = None
-            self.sock.close()
+            self.transport.close()
         finally:
             self.context.connection_closed(self.client_address[0])
             self._release_pool_slot()

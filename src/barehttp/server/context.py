@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from barehttp.protocol.limits import Limits
@@ -27,6 +28,8 @@ class ServerContext:
     plain_http_port: int | None = None  # named to plain-HTTP clients of a TLS port
     open_connections: int = 0
     gathered_bytes: int = 0  # request body bytes held before dispatch, all connections
+    # The clock of every connection deadline (tests pass a fake one).
+    clock: Callable[[], float] = time.monotonic
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _open_by_address: dict[str, int] = field(default_factory=dict)  # per-address cap only
     _all_closed: threading.Condition = field(init=False)

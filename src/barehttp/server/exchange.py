@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import collections
 import enum
 import logging
-import os
-import socket
-import time
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from barehttp.protocol.errors import HTTPError, format_error_body
-from barehttp.protocol.events import BodyData, EndOfMessage, RequestHead
-from barehttp.protocol.parser import ParseState
+from barehttp.protocol.events import BodyData, RequestHead
 from barehttp.protocol.writer import (
     LAST_CHUNK,
     encode_chunk,
@@ -21,19 +16,11 @@ from barehttp.protocol.writer import (
     has_body,
 )
 from barehttp.server.access_log import log_access
-from barehttp.server.outbox import FileRange, Part
-
-if TYPE_CHECKING:
-    from barehttp.server.connection import Connection
+from barehttp.server.context import ServerContext
+from barehttp.server.request_reader import RequestReader
+from barehttp.server.transport import Transport
 
 logger = logging.getLogger("barehttp.server")
-
-# Bodies up to this size are joined with the head and written in one send();
-# larger ones go out with the head in one gather write (sendmsg), since copying
-# them would cost more than the join saves.
-SINGLE_SEND_MAX_BYTES = 16_384
-_MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere head and file go apart
-_MSG_DONTWAIT = socket.MSG_DONTWAIT
 
 
 class ResponseState(enum.Enum):
@@ -47,7 +34,6 @@ class ResponseState(enum.Enum):
 _NOT_STARTED = ResponseState.NOT_STARTED
 _STREAMING = ResponseState.STREAMING
 _COMPLETE = ResponseState.COMPLETE
-_PARSE_DONE = ParseState.DONE
 
 
 class ServerExchange:
@@ -65,21 +51,36 @@ class ServerExchange:
         "_unsent_head",
         "bytes_sent",
         "client_address",
-        "connection",
+        "context",
         "head",
         "is_tls",
+        "reader",
+        "request_started",
         "scheme",
         "server_address",
         "state",
         "status",
+        "transport",
     )
 
-    def __init__(self, connection: Connection, head: RequestHead) -> None:
-        self.connection = connection
+    def __init__(
+        self,
+        head: RequestHead,
+        transport: Transport,
+        reader: RequestReader,
+        context: ServerContext,
+        client_address: tuple[str, int],
+        server_address: tuple[str, int],
+        request_started: float,
+    ) -> None:
         self.head = head
-        self.client_address = connection.client_address
-        self.server_address = connection.server_address
-        self.is_tls = connection.is_tls
+        self.transport = transport
+        self.reader = reader
+        self.context = context
+        self.client_address = client_address
+        self.server_address = server_address
+        self.request_started = request_started  # on the context's clock
+        self.is_tls = transport.is_tls
         self.scheme = "https" if self.is_tls else "http"
         self.state = _NOT_STARTED
         self.status = 0
@@ -109,34 +110,28 @@ class ServerExchange:
             return data
         if self._body_complete:
             return b""
-        connection = self.connection
         if self.head.expects_continue and not self._continue_sent:
             # RFC 9110 §10.1.1: the client waits for this before sending the body. A
             # final head held back by start_response() has not gone out: 100 may still.
             self._continue_sent = True
             if self.state is _NOT_STARTED or self._unsent_head:
-                connection.sock.sendall(format_continue(self.head.http_version))
-        events = connection.events
-        while True:
-            while events:
-                event = events.popleft()
-                if isinstance(event, BodyData):
-                    data = event.data
-                    if len(data) > max_bytes:
-                        self._pending_body = data[max_bytes:]
-                        data = data[:max_bytes]
-                    return data
-                if isinstance(event, EndOfMessage):
-                    self._body_complete = True
-                    return b""
-            try:
-                events.extend(connection.receive_body_bytes())
-            except HTTPError:
-                # Bad framing, a timeout or a client gone mid-body: where the next
-                # request would start is unknown, so the response must say close (and
-                # finish() must not wait for the rest of this body a second time).
-                self._close_requested = True
-                raise
+                self.transport.sendall(format_continue(self.head.http_version))
+        try:
+            event = self.reader.next_body_event()
+        except HTTPError:
+            # Bad framing, a timeout or a client gone mid-body: where the next
+            # request would start is unknown, so the response must say close (and
+            # finish() must not wait for the rest of this body a second time).
+            self._close_requested = True
+            raise
+        if not isinstance(event, BodyData):
+            self._body_complete = True
+            return b""
+        data = event.data
+        if len(data) > max_bytes:
+            self._pending_body = data[max_bytes:]
+            data = data[:max_bytes]
+        return data
 
     # -- response --------------------------------------------------------------
 
@@ -149,10 +144,10 @@ class ServerExchange:
             raise RuntimeError("response already started")
         head = self.head
         self.status = status
-        if self._close_requested or self.connection.context.draining:
+        if self._close_requested or self.context.draining:
             self._keep_alive = False
         elif not self._body_complete and (
-            self.connection.parser.state is not _PARSE_DONE
+            not self.reader.request_is_read
             and (
                 # The client may still be sending a body we never asked for (100-continue
                 # unanswered) or one too big to read and drop: closing is the only safe end.
@@ -160,7 +155,7 @@ class ServerExchange:
                 or head.chunked
                 # Bytes of an unread body dropped to keep the connection alive: at most
                 # what would have been gathered before dispatch; more is cut off by closing.
-                or (head.content_length or 0) > self.connection.context.limits.body_prebuffer_bytes
+                or (head.content_length or 0) > self.context.limits.body_prebuffer_bytes
             )
         ):
             self._keep_alive = False
@@ -177,7 +172,7 @@ class ServerExchange:
             self.head.http_version,
             status,
             headers,
-            date=self.connection.context.http_date(),
+            date=self.context.http_date(),
             content_length=length,
             chunked=False,
             keep_alive=self._keep_alive,
@@ -186,41 +181,7 @@ class ServerExchange:
         if not (send_body and body):
             body = b""
         self.bytes_sent += len(body)
-        self._send_last(data, body)
-
-    def _send_last(self, data: bytes, body: bytes) -> None:
-        """Send the end of a response (plain sockets): whatever the client cannot
-        take at once goes to send_final(), and to the reactor if the client is slow
-        (see outbox.py). Same system calls as a blocking send when it can."""
-        sock = self.connection.sock
-        if self.is_tls:  # no MSG_DONTWAIT nor sendmsg on an SSLSocket
-            parts: collections.deque[Part] = collections.deque([memoryview(data)])
-            if body:
-                parts.append(memoryview(body))
-            self.connection.send_final(parts)
-            return
-        if len(body) <= SINGLE_SEND_MAX_BYTES:
-            if body:
-                data += body
-            try:
-                sent = sock.send(data, _MSG_DONTWAIT)
-            except BlockingIOError:
-                sent = 0
-            if sent != len(data):
-                self.connection.send_final(collections.deque([memoryview(data)[sent:]]))
-            return
-        # Gather write: head and body in one system call, without copying.
-        try:
-            sent = sock.sendmsg([data, body], (), _MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
-        if sent != len(data) + len(body):
-            parts = collections.deque()
-            if sent < len(data):
-                parts.append(memoryview(data)[sent:])
-                sent = len(data)
-            parts.append(memoryview(body)[sent - len(data) :])
-            self.connection.send_final(parts)
+        self.transport.send_last(data, body)
 
     def start_response(
         self, status: int, headers: list[tuple[str, str]], content_length: int | None = None
@@ -238,7 +199,7 @@ class ServerExchange:
             self.head.http_version,
             status,
             headers,
-            date=self.connection.context.http_date(),
+            date=self.context.http_date(),
             content_length=content_length,
             chunked=chunked,
             keep_alive=self._keep_alive,
@@ -279,22 +240,17 @@ class ServerExchange:
         if not data or not self._send_body:
             return
         body = encode_chunk(data) if self._chunked else data
-        outbox = self.connection.outbox
-        if outbox is not None:  # bytes beyond a complete body: keep them in order
-            outbox.append(bytes(body))
+        transport = self.transport
+        if transport.outbox is not None:  # bytes beyond a complete body: keep them in order
+            transport.outbox.append(bytes(body))
             self.bytes_sent += len(data)
             return
         head = self._take_unsent_head()
         if self._completes_body(len(data)):
             self.bytes_sent += len(data)
-            self._send_last(head, body)
+            self.transport.send_last(head, body)
             return
-        if head and len(body) <= SINGLE_SEND_MAX_BYTES:
-            self.connection.sock.sendall(head + body)
-        else:
-            if head:
-                self.connection.sock.sendall(head)
-            self.connection.sock.sendall(body)
+        transport.send_body_part(head, body)
         self.bytes_sent += len(data)
 
     def send_file(self, file: BinaryIO, offset: int, count: int) -> None:
@@ -302,61 +258,14 @@ class ServerExchange:
             raise RuntimeError("send_file() needs start_response() first")
         if count <= 0 or not self._send_body:
             return
-        sock = self.connection.sock
         prefix = self._take_unsent_head()
         if self._chunked:
             prefix += b"%x\r\n" % count
-        if self.is_tls:
-            if self._completes_body(count):
-                parts: collections.deque[Part] = collections.deque()
-                if prefix:
-                    parts.append(memoryview(prefix))
-                parts.append(FileRange(file.fileno(), offset, count))
-                self.connection.send_final(parts)
-                self.bytes_sent += count
-                return
-            if prefix:
-                sock.sendall(prefix)
-            self._copy_file(file, offset, count)
-        else:
-            if prefix:
-                # MSG_MORE: the kernel holds these bytes to fill the first segment
-                # with file data, as nginx's tcp_nopush does.
-                sock.sendall(prefix, _MSG_MORE)
-            if self._completes_body(count):
-                part = FileRange(file.fileno(), offset, count)
-                self.connection.send_final(collections.deque([part]))
-                self.bytes_sent += count
-                return
-            self._sendfile(file, offset, count)
+        last = self._completes_body(count)
+        self.transport.send_file(prefix, file, offset, count, last=last)
         if self._chunked:
-            sock.sendall(b"\r\n")
+            self.transport.sendall(b"\r\n")
         self.bytes_sent += count
-
-    def _sendfile(self, file: BinaryIO, offset: int, count: int) -> None:
-        """Zero-copy with os.sendfile; SO_SNDTIMEO bounds each stalled call."""
-        out_fd = self.connection.fd
-        in_fd = file.fileno()
-        while count > 0:
-            try:
-                sent = os.sendfile(out_fd, in_fd, offset, count)
-            except BlockingIOError:
-                raise TimeoutError("client stopped reading") from None
-            if sent == 0:
-                raise OSError("file ended before the promised length")
-            offset += sent
-            count -= sent
-
-    def _copy_file(self, file: BinaryIO, offset: int, count: int) -> None:
-        chunk_bytes = self.connection.context.limits.send_file_chunk_bytes
-        sock = self.connection.sock
-        file.seek(offset)
-        while count > 0:
-            data = file.read(min(chunk_bytes, count))
-            if not data:
-                raise OSError("file ended before the promised length")
-            sock.sendall(data)
-            count -= len(data)
 
     def end(self) -> None:
         if self.state is _STREAMING:
@@ -364,11 +273,7 @@ class ServerExchange:
             if self._chunked and self._send_body:
                 data += LAST_CHUNK
             if data:
-                outbox = self.connection.outbox
-                if outbox is not None:
-                    outbox.append(data)
-                else:
-                    self.connection.sock.sendall(data)
+                self.transport.send_or_queue(data)
             self.state = _COMPLETE
 
     def send_error(self, error: HTTPError) -> None:
@@ -390,7 +295,7 @@ class ServerExchange:
                 # held back goes out first: without it the client would get no answer.
                 head = self._take_unsent_head()
                 if head:
-                    self.connection.sock.sendall(head)
+                    self.transport.sendall(head)
                 return False
             self.end()
         if not self._keep_alive or self._close_requested:  # also asked after the head went
@@ -405,16 +310,16 @@ class ServerExchange:
                 self.head.path,
             )
             return False
-        return self._body_complete or self.connection.drain_body()
+        return self._body_complete or self.reader.drain_body()
 
     def log_access(self) -> None:
         """One access log line (see access_log.py) on ``barehttp.access``."""
-        connection = self.connection
+        context = self.context
         log_access(
             self.head,
             self.client_address[0],
             self.status,
             self.bytes_sent,
-            log_format=connection.context.access_log_format,
-            duration_s=time.monotonic() - connection.request_started,
+            log_format=context.access_log_format,
+            duration_s=context.clock() - self.request_started,
         )

@@ -17,12 +17,10 @@ import select
 import socket
 import time
 
+from barehttp.protocol.limits import Limits
 from barehttp.server.context import ServerContext
 
 _METHOD_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-# What is read and dropped of the request before closing, so the kernel sends FIN,
-# not RST (which could make the client drop our answer unread).
-MAX_DISCARD_BYTES = 65_536
 
 
 def answer_if_plain_http(
@@ -37,9 +35,7 @@ def answer_if_plain_http(
         return None
     if not is_plain_http(byte):
         return False
-    answer_plain_http(
-        sock, server_address, context.plain_http_port, linger_s=context.limits.linger_s
-    )
+    answer_plain_http(sock, server_address, context.plain_http_port, context.limits)
     return True
 
 
@@ -71,10 +67,11 @@ def answer_plain_http(
     sock: socket.socket,
     server_address: tuple[str, int],
     plain_http_port: int | None,
-    *,
-    linger_s: float,
+    limits: Limits,
 ) -> None:
-    """Send the 400 on the raw socket, drop the request for at most ``linger_s``; no close."""
+    """Send the 400 on the raw socket, drop the request for at most ``lingering_close_s``
+    (and ``max_plain_http_discard_bytes``), so that the kernel sends FIN, not RST (which
+    could make the client drop our answer unread); no close."""
     host, port = server_address
     shown = f"[{host}]" if ":" in host else host
     body = f"This port speaks HTTPS, not plain HTTP: use https://{shown}:{port}/\n"
@@ -87,14 +84,14 @@ def answer_plain_http(
         f"Content-Length: {len(encoded)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("ascii")
-    deadline = time.monotonic() + linger_s
+    deadline = time.monotonic() + limits.lingering_close_s
     try:
-        socket.socket.settimeout(sock, linger_s)
+        socket.socket.settimeout(sock, limits.lingering_close_s)
         socket.socket.sendall(sock, head + encoded)
         socket.socket.shutdown(sock, socket.SHUT_WR)
         dropped = 0
-        while dropped < MAX_DISCARD_BYTES and time.monotonic() < deadline:
-            data = socket.socket.recv(sock, 65_536)
+        while dropped < limits.max_plain_http_discard_bytes and time.monotonic() < deadline:
+            data = socket.socket.recv(sock, limits.recv_bytes)
             if not data:
                 break
             dropped += len(data)

@@ -17,18 +17,16 @@ import logging
 import selectors
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 logger = logging.getLogger("barehttp.server")
-
-# How often deadlines are checked; a deadline may be overrun by this much.
-SWEEP_INTERVAL_S = 0.25
 
 
 class Parkable(Protocol):
     """What the reactor needs from a connection."""
 
-    deadline: float  # time.monotonic() after which the connection is dropped
+    deadline: float  # the reactor's clock time after which the connection is dropped
 
     def fileno(self) -> int: ...
 
@@ -60,7 +58,12 @@ class Parkable(Protocol):
 class Reactor:
     """Watches parked connections for readability and deadlines."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, sweep_interval_s: float = 0.25, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        # How often deadlines are checked; a deadline may be overrun by this much.
+        self._sweep_interval_s = sweep_interval_s
+        self._clock = clock
         self._selector = selectors.DefaultSelector()
         self._parked: dict[int, Parkable] = {}
         self._lock = threading.Lock()
@@ -114,7 +117,7 @@ class Reactor:
     def stop(self) -> None:
         self.close_all()
         self._stopped.set()
-        self._thread.join(timeout=2 * SWEEP_INTERVAL_S + 1)
+        self._thread.join(timeout=2 * self._sweep_interval_s + 1)
         with self._lock:  # writers past the drain deadline; the thread is gone
             self._close_parked(list(self._parked.values()))
         self._selector.close()
@@ -141,10 +144,12 @@ class Reactor:
             pass  # already closed by someone else
 
     def _run(self) -> None:
-        next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+        clock = self._clock
+        interval = self._sweep_interval_s
+        next_sweep = clock() + interval
         while not self._stopped.is_set():
             try:
-                ready = self._selector.select(timeout=SWEEP_INTERVAL_S)
+                ready = self._selector.select(timeout=interval)
             except OSError:  # the selector was closed under us during shutdown
                 return
             for key, _ in ready:
@@ -153,10 +158,10 @@ class Reactor:
                     self._write(connection)
                 elif self._take(connection):
                     self._resume(connection)
-            now = time.monotonic()
+            now = clock()
             if now >= next_sweep:
                 self._sweep(now)
-                next_sweep = now + SWEEP_INTERVAL_S
+                next_sweep = now + interval
 
     def _resume(self, connection: Parkable) -> None:
         # resume() may read and parse a request body here (body_reader.py): whatever it

@@ -61,8 +61,11 @@ class Server:
         ssl_context: ssl.SSLContext | None = None,
         trusted_proxies: TrustedProxies | None = None,
         access_log_format: str = "common",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.handler = handler
+        # The clock of connection and reactor deadlines (tests pass a fake one).
+        self.clock = clock
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -122,7 +125,8 @@ class Server:
             handler=handler,
             limits=limits,
             pool=pool,
-            reactor=Reactor(),
+            reactor=Reactor(limits.reactor_sweep_s, self.clock),
+            clock=self.clock,
             access_log=self.access_log,
             plain_http_port=self.plain_http_port,
             # The pool's threads and the reactor's epoll are open by now.
@@ -190,7 +194,7 @@ class Server:
         context.draining = True
         for acceptor in self._acceptors:
             acceptor.stop()
-        context.reactor.expire_readers_by(time.monotonic() + limits.drain_keep_alive_s)
+        context.reactor.expire_readers_by(self.clock() + limits.drain_keep_alive_s)
         # Each connection now closes by itself: after its response, or once idle.
         closed = context.wait_all_closed(limits.shutdown_timeout_s if timeout is None else timeout)
         context.reactor.close_all()  # idle ones, past the deadline: no request is lost
