@@ -26,12 +26,21 @@ from barehttp.server.access_log import log_refusal
 from barehttp.server.body_reader import BodyCollector, needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import ServerExchange
+from barehttp.server.lifecycle import WRITING_STATES, ConnectionState, check_transition
 from barehttp.server.plain_http import answer_if_plain_http
 from barehttp.server.request_reader import RequestReader
 from barehttp.server.transport import EAGAIN_ERRORS, Transport
 
 logger = logging.getLogger("barehttp.server")
 _PARSE_DONE = ParseState.DONE
+_TLS_HELLO = ConnectionState.TLS_HELLO
+_HANDSHAKE = ConnectionState.HANDSHAKE
+_READING_HEAD = ConnectionState.READING_HEAD
+_GATHERING_BODY = ConnectionState.GATHERING_BODY
+_IN_HANDLER = ConnectionState.IN_HANDLER
+_WRITING = ConnectionState.WRITING
+_WRITING_LAST = ConnectionState.WRITING_LAST
+_CLOSED = ConnectionState.CLOSED
 
 
 class Connection:
@@ -39,21 +48,17 @@ class Connection:
 
     __slots__ = (
         "client_address",
-        "close_after_write",
         "collector",
         "context",
         "deadline",
         "fd",
-        "has_served",
-        "holds_pool_slot",
         "idle_since",
-        "is_closed",
         "is_tls",
-        "needs_handshake",
-        "needs_hello_check",
         "reader",
         "request_started",
+        "responses_sent",
         "server_address",
+        "state",
         "transport",
     )
 
@@ -73,14 +78,8 @@ class Connection:
         self.is_tls = transport.is_tls
         # The TLS handshake runs in a worker, never in the accept loop, and parks
         # like a slow request head when the client is slow to send its hello.
-        self.needs_handshake = self.is_tls
-        self.needs_hello_check = self.is_tls  # plain HTTP to this port? see plain_http.py
-        self.is_closed = False
-        # While the reactor writes the unsent end of a response (see outbox.py), the
-        # connection holds a pool slot so that a drain waits for it.
-        self.close_after_write = False
-        self.holds_pool_slot = False
-        self.has_served = False  # a response went out: the client knows we answer
+        self.state = _TLS_HELLO if self.is_tls else _READING_HEAD  # see lifecycle.py
+        self.responses_sent = 0  # after one, the client knows we answer
         self.deadline = 0.0
         # The body of the next request, gathered before dispatch (see body_reader.py).
         self.collector: BodyCollector | None = None
@@ -89,6 +88,11 @@ class Connection:
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
         # ignored, not a request: "\r\n" every few seconds must not hold it open forever.
         self.idle_since = self.request_started
+
+    def _enter(self, state: ConnectionState) -> None:
+        """The one place the life cycle moves (see lifecycle.py for the steps)."""
+        check_transition(self.state, state)
+        self.state = state
 
     # -- Parkable ------------------------------------------------------------
 
@@ -101,7 +105,7 @@ class Connection:
             return
         # A new request starts with these bytes; but a TLS handshake under way keeps
         # its start, or a hello trickled between parkings would never time out.
-        if not self.reader.parser.is_mid_request and not self.needs_handshake:
+        if not self.reader.parser.is_mid_request and self.state is _READING_HEAD:
             self.request_started = self.context.clock()
         # Unbounded: this client is already connected and costs no more by waiting
         # its turn, and a burst of keep-alive requests should queue, not get 503s.
@@ -109,10 +113,10 @@ class Connection:
 
     @property
     def is_writing(self) -> bool:
-        return self.transport.outbox is not None
+        return self.state in WRITING_STATES
 
     def expire(self) -> None:
-        if self.transport.outbox is not None:  # the client stopped reading its response
+        if self.state in WRITING_STATES:  # the client stopped reading its response
             self.close()
         elif self.reader.parser.is_mid_request:
             # Through reject(): this runs on the reactor thread, which must not wait up to
@@ -139,6 +143,7 @@ class Connection:
             head = self._next_head()
             if head is None:
                 return
+            self._enter(_IN_HANDLER)
             exchange = ServerExchange(
                 head,
                 self.transport,
@@ -188,7 +193,11 @@ class Connection:
             self.close_lingering()
 
     def _expect_next_request(self) -> None:
-        self.has_served = True
+        self._enter(_READING_HEAD)
+        self._start_next_request()
+
+    def _start_next_request(self) -> None:
+        self.responses_sent += 1
         self.reader.start_next()
         self.request_started = self.idle_since = self.context.clock()
 
@@ -258,6 +267,7 @@ class Connection:
         if head.expects_continue:  # small enough to take: the server meets the expectation
             self.transport.sendall(format_continue(head.http_version))
             head = dataclasses.replace(head, expects_continue=False)
+        self._enter(_GATHERING_BODY)
         self.collector = BodyCollector(head, self.context.limits, self.reader.pace())
         events = self.reader.events
         body_events = list(events)  # what came with the head: only this body's events
@@ -321,18 +331,18 @@ class Connection:
         transport = self.transport
         sock = transport.sock
         assert isinstance(sock, ssl.SSLSocket)
-        if self.needs_handshake:
+        if self.state is not _READING_HEAD:  # TLS_HELLO or HANDSHAKE
             if self.context.clock() > self.request_started + self.context.limits.header_timeout_s:
                 self.close()  # a client that never finishes its hello
                 return None
-            if self.needs_hello_check:  # before the handshake reads a byte: plain HTTP?
+            if self.state is _TLS_HELLO:  # before the handshake reads a byte: plain HTTP?
                 answered = answer_if_plain_http(sock, self.server_address, self.context)
                 if answered is None:
                     raise ssl.SSLWantReadError()  # nothing sent yet: park, as the handshake would
-                self.needs_hello_check = False
                 if answered:
                     self.close()
                     return None
+                self._enter(_HANDSHAKE)
             try:
                 transport.bounded_read(sock.do_handshake)
             except ssl.SSLError as error:
@@ -341,7 +351,7 @@ class Connection:
                 logger.debug("TLS handshake failed from %s: %s", self.client_address[0], error)
                 self.close()
                 return None
-            self.needs_handshake = False
+            self._enter(_READING_HEAD)
             self.idle_since = self.context.clock()  # the first request may take idle_timeout_s
         # Decrypted bytes may wait inside the SSL object, where epoll cannot see
         # them: read those before ever parking.
@@ -358,7 +368,7 @@ class Connection:
         """
         context = self.context
         if context.draining:
-            return self.has_served
+            return self.responses_sent > 0
         return context.pool.has_waiting_jobs()
 
     def _park(self) -> None:
@@ -366,7 +376,7 @@ class Connection:
         limits = context.limits
         if self.collector is not None:
             self.deadline = self.collector.pace.deadline
-        elif self.reader.parser.is_mid_request or self.needs_handshake:  # a hello is like a head
+        elif self.reader.parser.is_mid_request or self.state is not _READING_HEAD:  # a hello too
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
@@ -388,11 +398,10 @@ class Connection:
     def _write_in_reactor(self, keep_alive: bool) -> None:
         """Hand the connection and its outbox to the reactor; this worker is free."""
         context = self.context
-        self.close_after_write = not keep_alive
         if keep_alive:
-            self._expect_next_request()
+            self._start_next_request()
         context.pool.hold()  # a response in flight: a drain waits for it
-        self.holds_pool_slot = True
+        self._enter(_WRITING if keep_alive else _WRITING_LAST)  # holds the slot until out
         self.deadline = context.clock() + context.limits.write_timeout_s
         try:
             self.transport.set_nonblocking()  # the reactor thread must never wait
@@ -411,7 +420,7 @@ class Connection:
     def write_finished(self) -> None:
         """Reactor thread: the response is out; wait for the next request, or close."""
         self.transport.outbox = None
-        if self.close_after_write:
+        if self.state is _WRITING_LAST:
             self.close()
             return
         try:
@@ -421,13 +430,9 @@ class Connection:
             return
         # The idle timeout counts from the end of the response, however long it took.
         self.idle_since = self.context.clock()
+        self._enter(_READING_HEAD)
         self.resume()  # also serves requests already pipelined behind this one
-        self._release_pool_slot()  # after resume() queued: a drain never sees zero between
-
-    def _release_pool_slot(self) -> None:
-        if self.holds_pool_slot:
-            self.holds_pool_slot = False
-            self.context.pool.release()
+        self.context.pool.release()  # after resume() queued: a drain never sees zero between
 
     def send_error(self, error: HTTPError) -> None:
         """Best-effort error response before closing (framing may be broken)."""
@@ -488,9 +493,10 @@ class Connection:
         self.close()
 
     def close(self) -> None:
-        if self.is_closed:
+        state = self.state
+        if state is _CLOSED:
             return
-        self.is_closed = True
+        self.state = _CLOSED  # from any state (see lifecycle.py)
         if self.collector is not None:
             self.context.gather(-self.collector.buffered_bytes)
             self.collector = None
@@ -498,4 +504,5 @@ class Connection:
             self.transport.close()
         finally:
             self.context.connection_closed(self.client_address[0])
-            self._release_pool_slot()
+            if state in WRITING_STATES:  # the response in flight held a pool slot
+                self.context.pool.release()
