@@ -33,6 +33,7 @@ from barehttp.server.transport import EAGAIN_ERRORS, Transport
 
 logger = logging.getLogger("barehttp.server")
 _PARSE_DONE = ParseState.DONE
+_PARSE_FAILED = ParseState.FAILED
 _TLS_HELLO = ConnectionState.TLS_HELLO
 _HANDSHAKE = ConnectionState.HANDSHAKE
 _READING_HEAD = ConnectionState.READING_HEAD
@@ -283,6 +284,10 @@ class Connection:
         added = collector.buffered_bytes - before
         if added and not self.context.gather(added):
             collector.hand_over()  # all gathered bodies hold too much: stream this one
+        elif self.reader.parser.state is _PARSE_FAILED:
+            # The body broke a rule after these bytes: the handler gets what came, and
+            # its next read raises the error, as when the bad bytes come later.
+            collector.hand_over()
         if not collector.is_ready:
             collector.pace.check(now)
 
