@@ -1,39 +1,33 @@
 """Connection: reads requests off one socket, runs the handler, keeps it alive.
 
-A connection is always in one of two places: owned by a worker thread (reading,
-handling, writing) or parked in the reactor (waiting for bytes). A worker keeps
-a connection while its client keeps talking: after a response it waits up to
-``linger_s`` for the next request (one blocking ``recv`` bounded by
-``SO_RCVTIMEO``, no extra system calls), and parks the connection if nothing
-comes, or at once when other connections are waiting for a worker. So a busy
-client is served at the speed of a thread per connection, and 2,000 idle ones
-hold no thread at all. A request body is gathered the same way before its
-handler runs (see body_reader.py): a slow sender holds no worker either.
+A connection is owned by a worker thread while its client keeps talking (up to
+``linger_s`` between requests), and parked in the reactor when the client goes
+quiet, with no thread (see docs/architecture.md). Its states and their
+transitions are in lifecycle.py; sending is transport.py's, parsing
+request_reader.py's, bodies gathered before dispatch gathering.py's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import ssl
 
-from barehttp.protocol.errors import HTTPError, RequestTimeout, format_error_body
+from barehttp.protocol.errors import HTTPError, RequestTimeout
 from barehttp.protocol.events import Event, RequestHead
 from barehttp.protocol.parser import ParseState
-from barehttp.protocol.writer import format_continue, format_head
-from barehttp.server.access_log import log_refusal
-from barehttp.server.body_reader import BodyCollector, needs_prebuffer
+from barehttp.server.body_reader import needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import ServerExchange
+from barehttp.server.gathering import Gathering
 from barehttp.server.lifecycle import WRITING_STATES, ConnectionState, check_transition
 from barehttp.server.plain_http import answer_if_plain_http
+from barehttp.server.refusal import send_refusal
 from barehttp.server.request_reader import RequestReader
 from barehttp.server.transport import EAGAIN_ERRORS, Transport
 
 logger = logging.getLogger("barehttp.server")
 _PARSE_DONE = ParseState.DONE
-_PARSE_FAILED = ParseState.FAILED
 _TLS_HELLO = ConnectionState.TLS_HELLO
 _HANDSHAKE = ConnectionState.HANDSHAKE
 _READING_HEAD = ConnectionState.READING_HEAD
@@ -49,10 +43,10 @@ class Connection:
 
     __slots__ = (
         "client_address",
-        "collector",
         "context",
         "deadline",
         "fd",
+        "gathering",
         "idle_since",
         "is_tls",
         "reader",
@@ -82,16 +76,14 @@ class Connection:
         self.state = _TLS_HELLO if self.is_tls else _READING_HEAD  # see lifecycle.py
         self.responses_sent = 0  # after one, the client knows we answer
         self.deadline = 0.0
-        # The body of the next request, gathered before dispatch (see body_reader.py).
-        self.collector: BodyCollector | None = None
+        self.gathering: Gathering | None = None  # the next request's body, before dispatch
         self.request_started = context.clock()  # the header timeout counts from here
         # The idle timeout counts from here: the connection's start or its last response.
         # Not from the last bytes, which may be empty lines (RFC 9112 §2.2) that are
         # ignored, not a request: "\r\n" every few seconds must not hold it open forever.
         self.idle_since = self.request_started
 
-    def _enter(self, state: ConnectionState) -> None:
-        """The one place the life cycle moves (see lifecycle.py for the steps)."""
+    def _enter(self, state: ConnectionState) -> None:  # the one place the life cycle moves
         check_transition(self.state, state)
         self.state = state
 
@@ -101,7 +93,7 @@ class Connection:
         return self.fd
 
     def resume(self) -> None:
-        if self.collector is not None and not self.is_tls:
+        if self.gathering is not None and not self.is_tls:
             self._collect_in_reactor()
             return
         # A new request starts with these bytes; but a TLS handshake under way keeps
@@ -154,29 +146,10 @@ class Connection:
                 self.server_address,
                 self.request_started,
             )
-            try:
-                handler(exchange)
-            except HTTPError as error:
-                if exchange.headers_sent and not exchange.discard_unsent_head():
-                    self.close()
-                    return
-                exchange.send_error(error)
-            except OSError:  # the client went away mid-response
+            keep_alive = exchange.run(handler)
+            if keep_alive is None:  # cut off mid-response
                 self.close()
                 return
-            except BaseException:  # SystemExit too: in a worker it would only end the thread
-                logger.exception("handler failed for %s %s", head.method, head.path)
-                # Too late to change a response whose head went out: cut it off.
-                if exchange.headers_sent and not exchange.discard_unsent_head():
-                    self.close()
-                    return
-                exchange.send_error(HTTPError("Internal Server Error"))
-            try:
-                keep_alive = exchange.finish()
-            except OSError:
-                keep_alive = False
-            if context.access_log:
-                exchange.log_access()
             if self.transport.outbox is not None:  # a slow reader: the reactor sends the rest
                 self._write_in_reactor(keep_alive)
                 return
@@ -208,20 +181,19 @@ class Connection:
         parser = self.reader.parser
         context_limits = self.context.limits
         while True:
-            collector = self.collector
-            if collector is not None:
-                if collector.is_ready:
-                    self.collector = None
-                    self.context.gather(-collector.buffered_bytes)
-                    events.extend(collector.release())
-                    return collector.head
+            gathering = self.gathering
+            if gathering is not None:
+                if gathering.is_ready:
+                    self.gathering = None
+                    return gathering.release()
             elif events:
                 event = events.popleft()
                 if isinstance(event, RequestHead):
                     if parser.state is _PARSE_DONE or not needs_prebuffer(event, context_limits):
                         return event
                     try:
-                        self._start_collecting(event)  # its body is still on the way
+                        self._enter(_GATHERING_BODY)  # its body is still on the way
+                        self.gathering = Gathering(event, self.transport, self.reader, self.context)
                     except OSError:
                         self.close()
                         return None
@@ -237,17 +209,23 @@ class Connection:
                 if not data:  # the client closed its side
                     self.close()
                     return None
-                if self.collector is not None:
-                    self._collect(parser.feed(data))
+                if self.gathering is not None:
+                    self.gathering.collect(parser.feed(data))
                     continue
                 events.extend(parser.feed(data))
-                if not events and parser.is_mid_request:
-                    self._check_head_deadline()
-                elif not events and self._is_idle_too_long():
+                if events:
+                    continue
+                # A client trickling bytes never lets recv() time out, so the header
+                # timeout is also checked as bytes arrive (slowloris).
+                now = self.context.clock()
+                if parser.is_mid_request:
+                    if now > self.request_started + context_limits.header_timeout_s:
+                        raise RequestTimeout("request head not received in time")
+                elif now > self.idle_since + context_limits.idle_timeout_s:
                     self.close()  # empty lines only, sent too fast for recv() to time out
                     return None
             except HTTPError as error:
-                self.send_error(error)
+                send_refusal(self.transport, self.context, self.client_address[0], error)
                 self.close_lingering()
                 return None
             except OSError:
@@ -256,61 +234,26 @@ class Connection:
 
     def _accept_events(self, new: list[Event]) -> bool:
         """Route parsed events to the body being gathered, or the queue; True if any."""
-        if self.collector is not None:
-            self._collect(new)
+        if self.gathering is not None:
+            self.gathering.collect(new)
         else:
             self.reader.events.extend(new)
         return bool(new)
 
-    # -- bodies gathered before dispatch (body_reader.py) ----------------------
-
-    def _start_collecting(self, head: RequestHead) -> None:
-        if head.expects_continue:  # small enough to take: the server meets the expectation
-            self.transport.sendall(format_continue(head.http_version))
-            head = dataclasses.replace(head, expects_continue=False)
-        self._enter(_GATHERING_BODY)
-        self.collector = BodyCollector(head, self.context.limits, self.reader.pace())
-        events = self.reader.events
-        body_events = list(events)  # what came with the head: only this body's events
-        events.clear()
-        self._collect(body_events)
-
-    def _collect(self, new: list[Event]) -> None:
-        collector = self.collector
-        assert collector is not None
-        now = self.context.clock()
-        before = collector.buffered_bytes
-        collector.take(new, now)
-        added = collector.buffered_bytes - before
-        if added and not self.context.gather(added):
-            collector.hand_over()  # all gathered bodies hold too much: stream this one
-        elif self.reader.parser.state is _PARSE_FAILED:
-            # The body broke a rule after these bytes: the handler gets what came, and
-            # its next read raises the error, as when the bad bytes come later.
-            collector.hand_over()
-        if not collector.is_ready:
-            collector.pace.check(now)
-
     def _collect_in_reactor(self) -> None:
         """Reactor thread: read what the body's client sent, without waiting; a worker
         gets the request only once its body is gathered."""
+        gathering = self.gathering
+        assert gathering is not None
         try:
-            data = self.transport.read_now()
-        except OSError:
-            self.close()
-            return
-        if data == b"":  # the client left mid-body
-            self.close()
-            return
-        try:
-            if data is not None:
-                self._collect(self.reader.parser.feed(data))
+            ready = gathering.read_available(self.transport)
         except HTTPError as error:
             self.reject(error)
             return
-        collector = self.collector
-        assert collector is not None
-        if collector.is_ready:
+        except OSError:  # the client left mid-body, or reset
+            self.close()
+            return
+        if ready:
             self.context.pool.submit(self.serve, bounded=False)
         else:
             self._park()
@@ -348,12 +291,7 @@ class Connection:
                     self.close()
                     return None
                 self._enter(_HANDSHAKE)
-            try:
-                transport.bounded_read(sock.do_handshake)
-            except ssl.SSLError as error:
-                if isinstance(error, ssl.SSLWantReadError):
-                    raise
-                logger.debug("TLS handshake failed from %s: %s", self.client_address[0], error)
+            if not transport.handshake(self.client_address[0]):
                 self.close()
                 return None
             self._enter(_READING_HEAD)
@@ -379,8 +317,8 @@ class Connection:
     def _park(self) -> None:
         context = self.context
         limits = context.limits
-        if self.collector is not None:
-            self.deadline = self.collector.pace.deadline
+        if self.gathering is not None:
+            self.deadline = self.gathering.deadline
         elif self.reader.parser.is_mid_request or self.state is not _READING_HEAD:  # a hello too
             self.deadline = self.request_started + limits.header_timeout_s
         else:
@@ -388,15 +326,6 @@ class Connection:
         if context.draining:  # a leaving server waits briefly for what is on its way
             self.deadline = min(self.deadline, context.clock() + limits.drain_keep_alive_s)
         context.reactor.park(self)
-
-    def _check_head_deadline(self) -> None:
-        # A client trickling bytes never lets recv() time out, so the header
-        # timeout is also checked as bytes arrive (slowloris).
-        if self.context.clock() > self.request_started + self.context.limits.header_timeout_s:
-            raise RequestTimeout("request head not received in time")
-
-    def _is_idle_too_long(self) -> bool:
-        return self.context.clock() > self.idle_since + self.context.limits.idle_timeout_s
 
     # -- writing and closing ---------------------------------------------------
 
@@ -439,62 +368,19 @@ class Connection:
         self.resume()  # also serves requests already pipelined behind this one
         self.context.pool.release()  # after resume() queued: a drain never sees zero between
 
-    def send_error(self, error: HTTPError) -> None:
-        """Best-effort error response before closing (framing may be broken)."""
-        body = format_error_body(error)
-        head = format_head(
-            "HTTP/1.1",
-            error.status,
-            [("Content-Type", "text/plain; charset=utf-8")],
-            date=self.context.http_date(),
-            content_length=len(body),
-            chunked=False,
-            keep_alive=False,
-        )
-        try:
-            self.transport.sendall(head + body)
-        except OSError:
-            pass
-        if self.context.access_log:  # refused before any handler: logged like any other
-            log_refusal(self.client_address[0], error.status, len(body))
-
     def reject(self, error: HTTPError) -> None:
         """Answer without a worker (queue full) and close."""
         try:
             self.transport.set_nonblocking()  # never let the caller's thread wait on this client
         except OSError:
             pass
-        self.send_error(error)
+        send_refusal(self.transport, self.context, self.client_address[0], error)
         self.close()
 
     def close_lingering(self) -> None:
-        """Close after an error response without letting a reset destroy it.
-
-        Closing a socket with unread request bytes makes the kernel send RST,
-        and the client may discard our response with it (a 413 for a large
-        upload, say). So we half-close, read and drop what is in flight for at
-        most ``lingering_close_s``, then close (the "lingering close" of Apache and nginx).
-        """
+        """Close after an error response without letting a reset destroy it."""
         if not self.is_tls:
-            clock = self.context.clock
-            limits = self.context.limits
-            deadline = clock() + limits.lingering_close_s
-            dropped = 0
-            sock = self.transport.sock
-            try:
-                sock.shutdown(socket.SHUT_WR)
-                # At most a largest body's worth of request bytes, then close anyway.
-                limit = limits.max_body_bytes
-                while dropped <= limit and clock() < deadline:
-                    try:
-                        data = sock.recv(limits.recv_bytes)  # each wait bounded by SO_RCVTIMEO
-                    except EAGAIN_ERRORS:
-                        continue  # quiet for linger_s: the window may not be over yet
-                    if not data:
-                        break
-                    dropped += len(data)
-            except OSError:
-                pass
+            self.transport.drop_incoming(self.context.limits.lingering_close_s)
         self.close()
 
     def close(self) -> None:
@@ -502,9 +388,9 @@ class Connection:
         if state is _CLOSED:
             return
         self.state = _CLOSED  # from any state (see lifecycle.py)
-        if self.collector is not None:
-            self.context.gather(-self.collector.buffered_bytes)
-            self.collector = None
+        if self.gathering is not None:
+            self.gathering.discard()
+            self.gathering = None
         try:
             self.transport.close()
         finally:

@@ -17,6 +17,7 @@ from barehttp.protocol.writer import (
 )
 from barehttp.server.access_log import log_access
 from barehttp.server.context import ServerContext
+from barehttp.server.handler import Handler
 from barehttp.server.request_reader import RequestReader
 from barehttp.server.transport import Transport
 
@@ -281,6 +282,31 @@ class ServerExchange:
         self.send_response(
             error.status, [("Content-Type", "text/plain; charset=utf-8")], format_error_body(error)
         )
+
+    def run(self, handler: Handler) -> bool | None:
+        """Run ``handler`` and complete the response: True if the connection can carry
+        another request, False to close after it, None to close at once (cut off)."""
+        try:
+            handler(self)
+        except HTTPError as error:
+            if self.headers_sent and not self.discard_unsent_head():
+                return None
+            self.send_error(error)
+        except OSError:  # the client went away mid-response
+            return None
+        except BaseException:  # SystemExit too: in a worker it would only end the thread
+            logger.exception("handler failed for %s %s", self.head.method, self.head.path)
+            # Too late to change a response whose head went out: cut it off.
+            if self.headers_sent and not self.discard_unsent_head():
+                return None
+            self.send_error(HTTPError("Internal Server Error"))
+        try:
+            keep_alive = self.finish()
+        except OSError:
+            keep_alive = False
+        if self.context.access_log:
+            self.log_access()
+        return keep_alive
 
     def finish(self) -> bool:
         """Complete the response; True if the connection can carry another request."""

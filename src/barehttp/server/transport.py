@@ -13,6 +13,7 @@ an outbox is being written by the reactor.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import os
 import select
@@ -24,6 +25,7 @@ from typing import BinaryIO, TypeVar
 from barehttp.protocol.limits import Limits
 from barehttp.server.outbox import FileRange, Outbox, Part
 
+logger = logging.getLogger("barehttp.server")
 _T = TypeVar("_T")
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux; elsewhere head and file go apart
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
@@ -76,6 +78,20 @@ class Transport:
             return operation()
         finally:
             self.sock.settimeout(limits.write_timeout_s)
+
+    def handshake(self, client_ip: str) -> bool:
+        """Run (or go on with) the TLS handshake; False if it failed (logged). Raises
+        SSLWantReadError when the client's next bytes are not here yet: park."""
+        sock = self.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            self.bounded_read(sock.do_handshake)
+        except ssl.SSLError as error:
+            if isinstance(error, ssl.SSLWantReadError):
+                raise
+            logger.debug("TLS handshake failed from %s: %s", client_ip, error)
+            return False
+        return True
 
     def has_tls_bytes_now(self) -> bool:
         """True if a TLS read would not wait: decrypted bytes wait inside the SSL
@@ -235,6 +251,31 @@ class Transport:
         return self.outbox is not None and not self.outbox.is_empty
 
     # -- modes and closing ------------------------------------------------------
+
+    def drop_incoming(self, window_s: float) -> None:
+        """Half-close, then read and drop what the client sends for at most
+        ``window_s`` and ``max_body_bytes``: the "lingering close" of Apache and nginx.
+
+        Closing a socket with unread request bytes makes the kernel send RST, and
+        the client may discard our response with it (a 413 for a large upload, say).
+        """
+        limits = self._limits
+        clock = self._clock
+        deadline = clock() + window_s
+        dropped = 0
+        sock = self.sock
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            while dropped <= limits.max_body_bytes and clock() < deadline:
+                try:
+                    data = sock.recv(limits.recv_bytes)  # each wait bounded by SO_RCVTIMEO
+                except EAGAIN_ERRORS:
+                    continue  # quiet for linger_s: the window may not be over yet
+                if not data:
+                    break
+                dropped += len(data)
+        except OSError:
+            pass
 
     def set_nonblocking(self) -> None:
         self.sock.setblocking(False)
