@@ -55,6 +55,7 @@ class ServerExchange:
         "context",
         "head",
         "is_tls",
+        "max_body_bytes",
         "reader",
         "request_started",
         "scheme",
@@ -82,6 +83,7 @@ class ServerExchange:
         self.server_address = server_address
         self.request_started = request_started  # on the context's clock
         self.is_tls = transport.is_tls
+        self.max_body_bytes = context.limits.max_body_bytes  # the one body cap (web/app.py)
         self.scheme = "https" if self.is_tls else "http"
         self.state = _NOT_STARTED
         self.status = 0

@@ -40,11 +40,22 @@ class App:
         router: Router | None = None,
         max_form_fields: int = DEFAULT_MAX_FIELDS,
     ) -> None:
+        # app.run() serves with these; the body cap a request gets is the server's
+        # max_body_bytes, or this app's when it was given and is stricter (one cap: the
+        # server's parser refuses anything above its own anyway).
         self.limits = limits or Limits()
+        self._max_body_bytes = limits.max_body_bytes if limits is not None else None
         self.router = router or Router()
         self._max_form_fields = max_form_fields
         self._error_handlers: dict[int, ErrorHandler] = {}
         self._response_hooks: list[ResponseHook] = []
+
+    def _body_cap(self, exchange: Exchange) -> int:
+        server_cap: int | None = getattr(exchange, "max_body_bytes", None)  # ServerExchange
+        own = self._max_body_bytes
+        if server_cap is None:
+            return self.limits.max_body_bytes
+        return server_cap if own is None else min(own, server_cap)
 
     def add_route(
         self, methods: str | Iterable[str], pattern: str, handler: RequestHandler
@@ -85,7 +96,7 @@ class App:
     def __call__(self, exchange: Exchange) -> None:
         request = Request(
             exchange,
-            max_body_bytes=self.limits.max_body_bytes,
+            max_body_bytes=self._body_cap(exchange),
             max_form_fields=self._max_form_fields,
         )
         try:

@@ -17,7 +17,7 @@ from barehttp.web.forms import DEFAULT_MAX_FIELDS, MultiDict, parse_urlencoded
 from barehttp.web.json_value import JSONValue
 
 DEFAULT_MAX_BODY_BYTES = Limits().max_body_bytes
-_READ_BYTES = 65_536  # one read_body call; matches the server's recv size
+_READ_BYTES = Limits().recv_bytes  # one read_body call: the server's recv size
 
 
 class Request:

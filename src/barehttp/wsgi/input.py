@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from barehttp.protocol.limits import Limits
 from barehttp.server.handler import ClientDisconnected, Exchange
 
-# Bytes asked of the connection at a time when the application reads "everything".
-READ_BLOCK_BYTES = 65_536
+# Bytes asked of the connection at a time when the application reads "everything":
+# the server's recv size.
+READ_BLOCK_BYTES = Limits().recv_bytes
 
 
 class WSGIInput:
