@@ -72,10 +72,11 @@ StartServer = Callable[..., RunningServer]
 
 @contextlib.contextmanager
 def server_factory() -> Iterator[StartServer]:
-    """``start(handler=None, host="127.0.0.1", access_log=True, **limits)`` → RunningServer.
+    """``start(handler=None, host="127.0.0.1", access_log=True, clock=time.monotonic,
+    **limits)`` → RunningServer.
 
-    Keyword arguments other than ``handler``, ``host`` and ``access_log`` are
-    ``Limits`` fields. Every server started is shut down on exit.
+    Keyword arguments other than ``handler``, ``host``, ``access_log`` and ``clock``
+    are ``Limits`` fields. Every server started is shut down on exit.
     """
     running: list[RunningServer] = []
 
@@ -84,11 +85,17 @@ def server_factory() -> Iterator[StartServer]:
         *,
         host: str = "127.0.0.1",
         access_log: bool = True,
+        clock: Callable[[], float] = time.monotonic,
         **limit_overrides: Any,
     ) -> RunningServer:
         handler = handler if handler is not None else TestHandler()
         server = Server(
-            handler, host=host, port=0, limits=Limits(**limit_overrides), access_log=access_log
+            handler,
+            host=host,
+            port=0,
+            limits=Limits(**limit_overrides),
+            access_log=access_log,
+            clock=clock,
         )
         server.start()
         bound_host, port = server.addresses[0]
