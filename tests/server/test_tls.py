@@ -185,3 +185,22 @@ def test_redirect_listener_answers_308_to_https() -> None:
         server.shutdown(timeout=1.0)
     assert response.status_code == 308
     assert response.headers["Location"] == "https://example.test:8443/path?q=1"
+
+
+def test_a_tls_body_gathered_across_a_pause_is_served(
+    tls_server: Server, cert_files: tuple[str, str]
+) -> None:
+    """The body's first bytes, a pause (the connection parks while gathering), the rest."""
+    port = tls_server.addresses[0][1]
+    context = client_context(cert_files[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as sock,
+    ):
+        sock.sendall(b"POST /gathered HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
+        deadline = time.monotonic() + 5
+        while tls_server.context.reactor.parked_count != 1:
+            assert time.monotonic() < deadline, "the gathering connection was never parked"
+            time.sleep(0.01)
+        sock.sendall(b"cd")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")

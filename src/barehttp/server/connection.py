@@ -279,7 +279,7 @@ class Connection:
         transport = self.transport
         sock = transport.sock
         assert isinstance(sock, ssl.SSLSocket)
-        if self.state is not _READING_HEAD:  # TLS_HELLO or HANDSHAKE
+        if self.state is _TLS_HELLO or self.state is _HANDSHAKE:
             if self.context.clock() > self.request_started + self.context.limits.header_timeout_s:
                 self.close()  # a client that never finishes its hello
                 return None
@@ -319,7 +319,7 @@ class Connection:
         limits = context.limits
         if self.gathering is not None:
             self.deadline = self.gathering.deadline
-        elif self.reader.parser.is_mid_request or self.state is not _READING_HEAD:  # a hello too
+        elif self.reader.parser.is_mid_request or self.state is not _READING_HEAD:  # a hello
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
