@@ -20,7 +20,7 @@ from barehttp.server.body_reader import needs_prebuffer
 from barehttp.server.context import ServerContext
 from barehttp.server.exchange import ServerExchange
 from barehttp.server.gathering import Gathering
-from barehttp.server.lifecycle import WRITING_STATES, ConnectionState, check_transition
+from barehttp.server.lifecycle import NEXT_STATES, ConnectionState, transition_error
 from barehttp.server.plain_http import answer_if_plain_http
 from barehttp.server.refusal import send_refusal
 from barehttp.server.request_reader import RequestReader
@@ -84,10 +84,9 @@ class Connection:
         self.idle_since = self.request_started
 
     def _enter(self, state: ConnectionState) -> None:  # the one place the life cycle moves
-        check_transition(self.state, state)
+        if state not in NEXT_STATES[id(self.state)]:
+            raise transition_error(self.state, state)
         self.state = state
-
-    # -- Parkable ------------------------------------------------------------
 
     def fileno(self) -> int:
         return self.fd
@@ -106,10 +105,11 @@ class Connection:
 
     @property
     def is_writing(self) -> bool:
-        return self.state in WRITING_STATES
+        state = self.state
+        return state is _WRITING or state is _WRITING_LAST
 
     def expire(self) -> None:
-        if self.state in WRITING_STATES:  # the client stopped reading its response
+        if self.is_writing:  # the client stopped reading its response
             self.close()
         elif self.reader.parser.is_mid_request:
             # Through reject(): this runs on the reactor thread, which must not wait up to
@@ -395,5 +395,5 @@ class Connection:
             self.transport.close()
         finally:
             self.context.connection_closed(self.client_address[0])
-            if state in WRITING_STATES:  # the response in flight held a pool slot
+            if state is _WRITING or state is _WRITING_LAST:  # a response in flight holds a slot
                 self.context.pool.release()

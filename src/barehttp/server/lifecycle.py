@@ -48,12 +48,12 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.WRITING_LAST: frozenset({_S.CLOSED}),
     _S.CLOSED: frozenset({_S.CLOSED}),
 }
-# States in which the reactor holds a response in flight (and the connection a pool
-# slot, so that a drain waits for it).
-WRITING_STATES = frozenset({_S.WRITING, _S.WRITING_LAST})
+# TRANSITIONS for the per-request path: keyed by id() and searched in tuples, since an
+# Enum member hashes in Python code (a dict or set lookup costs a Python call).
+NEXT_STATES: dict[int, tuple[ConnectionState, ...]] = {
+    id(state): tuple(following) for state, following in TRANSITIONS.items()
+}
 
 
-def check_transition(old: ConnectionState, new: ConnectionState) -> None:
-    """RuntimeError if the life cycle has no step from ``old`` to ``new``."""
-    if new not in TRANSITIONS[old]:
-        raise RuntimeError(f"connection cannot go from {old.name} to {new.name}")
+def transition_error(old: ConnectionState, new: ConnectionState) -> RuntimeError:
+    return RuntimeError(f"connection cannot go from {old.name} to {new.name}")
