@@ -73,7 +73,8 @@ def test_head_and_bad_chunk_in_one_read_run_the_handler_as_in_two(
         sock.sendall(pieces[0])
         if len(pieces) == 2:
             # The body is gathered before dispatch: the connection waits, parked.
-            assert wait_until(lambda: server.server.context.reactor.parked_count == 1)
+            reactor = server.server.context.reactor
+            assert wait_until(lambda parked=reactor: parked.parked_count == 1)
             assert not handler.entered.is_set()
             sock.sendall(pieces[1])
         reader = ResponseReader(sock)
