@@ -95,7 +95,20 @@ class Cell:
 
 
 def _figure(run: WrkResult, key: str) -> float:
-    return run.requests_per_s if key == "req/s" else run.latency_us[key] / 1000
+    if key == "req/s":
+        return run.requests_per_s
+    if key == "cpu/req":
+        return cpu_us_per_request(run)
+    return run.latency_us[key] / 1000
+
+
+def cpu_us_per_request(run: WrkResult) -> float:
+    """The server's CPU time per answered request, in microseconds.
+
+    Less sensitive to the machine's load than req/s: time the server waited
+    for its CPU is not in it (cache and scheduler effects still are).
+    """
+    return run.server_cpu_s / run.requests * 1e6 if run.requests else 0.0
 
 
 def make_variant(text: str) -> ServerSpec:
@@ -166,7 +179,8 @@ def format_run(run: WrkResult) -> str:
     errors = f" ERRORS {run.errors}" if run.error_count else ""
     return (
         f"round {run.round + 1} {run.scenario:<15} {run.server:<16} {run.requests_per_s:>9,.0f}"
-        f" req/s  {figures} ms  srv cpu {run.server_cpu_share:4.0%}"
+        f" req/s  {figures} ms  cpu/req {cpu_us_per_request(run):5.1f} us"
+        f"  srv cpu {run.server_cpu_share:4.0%}"
         f" others {run.others_cpu_share:4.0%}{errors}"
     )
 
@@ -191,7 +205,7 @@ def format_table(cells: Sequence[Cell]) -> str:
     lines = [
         f"{'scenario':<10} {'conns':>5} {'server':<16} {'req/s':>8} {'(low-high)':>15}"
         f" {'p50':>7} {'p90':>7} {'p99':>7} {'(low-high)':>15} {'p99.9':>7} {'max':>7}"
-        "  ms; errors"
+        f" {'cpu/req':>8}  (ms; cpu us)"
     ]
     for cell in cells:
         low, high = cell.spread("req/s")
@@ -203,7 +217,8 @@ def format_table(cells: Sequence[Cell]) -> str:
             f" {cell.median('req/s'):>8,.0f} {lows:>15}"
             f" {cell.median('p50'):>7.2f} {cell.median('p90'):>7.2f} {cell.median('p99'):>7.2f}"
             f" {f'{p99_low:.1f}-{p99_high:.1f}':>15} {cell.median('p99.9'):>7.2f}"
-            f" {max(run.latency_us['max'] for run in cell.runs) / 1000:>7.1f}{mark}"
+            f" {max(run.latency_us['max'] for run in cell.runs) / 1000:>7.1f}"
+            f" {cell.median('cpu/req'):>8.1f}{mark}"
         )
     return "\n".join(lines)
 
@@ -240,7 +255,8 @@ def format_ratios(cells: Sequence[Cell]) -> str:
         lines.append(
             f"{cell.server}/{PEER} {cell.scenario} {cell.connections:>3}: req/s"
             f" {statistics.median(throughput):.2f}x ({min(throughput):.2f}-{max(throughput):.2f}),"
-            f" p99 {statistics.median(p99):.2f}x ({min(p99):.2f}-{max(p99):.2f}){verdict}"
+            f" p99 {statistics.median(p99):.2f}x ({min(p99):.2f}-{max(p99):.2f}),"
+            f" cpu/req {statistics.median(round_ratios(cell, peer, 'cpu/req')):.2f}x{verdict}"
         )
     for cell in cells:
         if cell.scenario == "keep-alive" and cell.connections == TAIL_CONNECTIONS:
