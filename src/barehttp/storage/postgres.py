@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 import psycopg_pool
+from psycopg import pq
 
 from barehttp.storage import postgres_attempts as attempts
 from barehttp.storage.base import (
@@ -311,8 +312,11 @@ class PostgresStorage:
 
         def execute(connection: psycopg.Connection[Any]) -> tuple[list[Any], int]:
             cursor = connection.execute(sql.encode(), parameters)
-            rows = cursor.fetchall() if cursor.description is not None else []
-            return rows, cursor.rowcount
+            # The result's status, not `cursor.description`: that one builds a column
+            # object per column, about 17 µs of client CPU of a 60 µs spend.
+            result = cursor.pgresult
+            has_rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+            return (cursor.fetchall() if has_rows else []), cursor.rowcount
 
         return self._call(execute, idempotent=idempotent)
 
