@@ -6,6 +6,8 @@ import email.utils
 import http
 import re
 
+from barehttp.protocol import grammar
+
 SERVER_NAME = "barehttp"
 
 # RFC 9110 §15: reason phrases for every registered status.
@@ -14,8 +16,8 @@ _STATUS_LINES: dict[tuple[str, int], bytes] = {}
 
 # Response fields are checked as strictly as request fields: a CR or LF in a
 # value would let application data split the response (response splitting).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(grammar.field_name)
+_INVALID_VALUE_CHAR = re.compile("[" + grammar.field_value_forbidden + "]")
 
 # Fields the server frames itself; an application may not set them (RFC 9110 §7.6.1
 # hop-by-hop fields, and the framing fields of RFC 9112 §6).
