@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from barehttp.protocol.errors import BadRequest
+from barehttp.protocol.memo import Memo
 from barehttp.server.handler import Exchange
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.file_response import (
@@ -120,7 +121,7 @@ class StaticFiles:
         self.show_dotfiles = show_dotfiles
         self.index = index
         self._known = KnownFiles(cache_control)
-        self._known_by_path: dict[str, KnownFile] = {}
+        self._known_by_path: Memo[str, KnownFile] = Memo(MAX_ENTRIES)
 
     def __repr__(self) -> str:
         return f"StaticFiles({self.root!r})"
@@ -260,13 +261,13 @@ class StaticFiles:
                 return False
         if known.body is not None:
             if not known.is_current():
-                self._known_by_path.pop(head.path, None)
+                self._known_by_path.forget(head.path)
                 return False
             exchange.send_response(200, known.headers, known.body)
             return True
         opened = known.open_if_current(_OPEN_FLAGS)
         if opened is None:
-            self._known_by_path.pop(head.path, None)
+            self._known_by_path.forget(head.path)
             return False
         fd, stat = opened
         FileResponse(os.fdopen(fd, "rb"), 200, known.headers, count=stat.st_size).send(exchange)
@@ -294,9 +295,7 @@ class StaticFiles:
         known = self._known.remember(key, opened.fd, opened.stat, opened.real_path, name)
         # Mounted at "/", the request path alone names the file: answer_known's key.
         if known is not None and request.path[1:] == request.params.get("path"):
-            if len(self._known_by_path) >= MAX_ENTRIES:
-                self._known_by_path.clear()
-            self._known_by_path[request.raw_path] = known
+            self._known_by_path.put(request.raw_path, known)
 
     # -- answering ----------------------------------------------------------------
 
