@@ -287,6 +287,11 @@ class Connection:
         added = collector.buffered_bytes - before
         if added and not self.context.gather(added):
             collector.hand_over()  # all gathered bodies hold too much: stream this one
+        if self.parser.state is ParseState.FAILED:
+            # The bytes after these broke a rule: nothing more will come for this body.
+            # The handler runs and meets the error when it reads on (receive_body_bytes),
+            # however the bytes were split.
+            collector.hand_over()
         if not collector.is_ready:
             collector.pace.check(now)
 
@@ -306,9 +311,11 @@ class Connection:
         try:
             if data is not None:
                 self._collect(self.parser.feed(data))
-        except HTTPError as error:
-            self.reject(error)
-            return
+        except HTTPError:
+            # A broken body: the handler meets the error when it reads the body, as
+            # when the error comes after the body's first bytes (see _collect).
+            assert self.collector is not None
+            self.collector.hand_over()
         collector = self.collector
         assert collector is not None
         if collector.is_ready:
