@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The accounts API on SQLite vs PostgreSQL vs two instances behind nginx, under wrk.
 
-Each configuration serves `POST /api/requests` (a signed-in spend of 1 credit: a
-session lookup, a user lookup and one conditional UPDATE per request) to wrk with
+Each configuration serves `POST /api/requests` (a signed-in spend of 1 credit: one
+conditional UPDATE that finds the user through the session) to wrk with
 50 connections. App instances, PostgreSQL and nginx are pinned to CPU 0, wrk to
 CPU 1, so "two instances" shows the cost of the extra hop and of sharing one CPU,
 not scaling: on a 2-core machine there is no idle core for a second instance.
@@ -12,7 +12,7 @@ commit), PostgreSQL with synchronous_commit=off (no fsync wait per commit; fsync
 
 Run with the project's venv (it needs psycopg and the test helpers)::
 
-    .venv/bin/python bench/accounts_db.py --rounds 2 --duration 5 --warmup 1
+    .venv/bin/python bench/accounts_db.py --rounds 3 --duration 5 --warmup 1
 """
 
 from __future__ import annotations

@@ -405,7 +405,14 @@ def running_server(
         argv = pinned(
             context.expand_argv(spec.argv, extra_args), SERVER_CPU, pin and spec.is_pinned
         )
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(APPS_DIR)}
+        # BENCH_BAREHTTP_SRC=/other/checkout/src: serve that barehttp instead of this
+        # checkout's (the editable install), to compare two versions in one run setup.
+        python_path = [os.environ.get("BENCH_BAREHTTP_SRC", ""), str(APPS_DIR)]
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, python_path)),
+        }
         env.update({name: context.expand([value])[0] for name, value in spec.env})
         log_path = workdir / "server.log"
         with log_path.open("wb") as log:

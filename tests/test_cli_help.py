@@ -52,7 +52,7 @@ def test_every_option_has_help_text() -> None:
 @pytest.mark.parametrize(
     "default",
     [
-        f"default {DEFAULT_LIMITS.max_body_bytes})",
+        "default 1M, for wsgi none",  # DEFAULT_LIMITS.max_body_bytes, in the unit --max-body takes
         f"default {DEFAULT_LIMITS.max_connections})",
         f"default {DEFAULT_LIMITS.worker_queue_count})",
         f"default {DEFAULT_LIMITS.idle_timeout_s})",

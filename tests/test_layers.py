@@ -28,6 +28,8 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "wsgi": frozenset({"protocol", "server"}),
     "cli": frozenset({ANY_LAYER}),
     "cli_help": frozenset(),  # argparse helpers of cli, stdlib only
+    "cli_commands": frozenset({ANY_LAYER}),  # what each command of cli does
+    "cli_limits": frozenset({"protocol", "config"}),  # cli's limit options, from one table
     "config": frozenset({ANY_LAYER}),  # the command line's option plumbing
     "__main__": frozenset({ANY_LAYER}),
 }

@@ -82,6 +82,36 @@ def test_every_api_error_is_json_with_a_code_and_a_message(
     assert isinstance(document["message"], str) and document["message"]
 
 
+def test_spend_refusals_come_in_order_not_signed_in_first(site: Site, client: httpx.Client) -> None:
+    # A spend is one statement; only a refusal looks the session up, and it must still
+    # answer 401 before 415 before 400 before 402, whatever else is wrong.
+    attempts = [
+        ({"Content-Type": "text/plain"}, b'{"cost": 1}'),
+        ({"Content-Type": "application/json"}, b"{cost: 1}"),
+        ({"Content-Type": "application/json"}, b'{"cost": 0}'),
+        ({"Content-Type": "application/json"}, b'{"cost": 1}'),
+    ]
+    token = session_cookie_in(sign_up(client, "olga"))
+    for cookies in ({}, {"session": "f" * 64}, {"session": "not-hex"}):
+        with new_client(site, cookies=cookies) as stranger:
+            for headers, body in attempts:
+                answer = stranger.post("/api/requests", headers=headers, content=body)
+                assert (answer.status_code, answer.json()["error"]) == (401, "not_signed_in")
+    codes = [
+        (answer.status_code, answer.json().get("error"))
+        for answer in (client.post("/api/requests", headers=h, content=b) for h, b in attempts)
+    ]
+    assert codes[:3] == [(415, "json_required"), (400, "invalid_json"), (400, "invalid_cost")]
+    assert codes[3] == (200, None)
+    big = client.post("/api/requests", json={"cost": 1_000_000_000})
+    assert (big.status_code, big.json()["used"]) == (402, 1)
+    client.post("/api/signout", json={})
+    with new_client(site, cookies={"session": token}) as kept:  # signed out: 401 again
+        answer = kept.post("/api/requests", json={"cost": 1})
+        assert (answer.status_code, answer.json()["error"]) == (401, "not_signed_in")
+    assert [user.credits_used for user in site.storage.list_users()] == [1]
+
+
 def test_405_of_a_page_stays_plain_text(client: httpx.Client) -> None:
     answer = client.put("/faq")
     assert answer.status_code == 405

@@ -47,8 +47,11 @@ def pair(spawn_server: SpawnServer, postgres_url: str) -> Iterator[Pair]:
     arguments = ("-m", "barehttp.cli", *options, "--threads", "16", "--db-pool", "8")
     first = spawn_server(*arguments, wait=False)
     second = spawn_server(*arguments, wait=False)
-    first.wait_until_listening(timeout=30)
-    second.wait_until_listening(timeout=30)
+    for server in (first, second):
+        server.wait_until_listening(timeout=30)
+        # The socket is bound before the database is opened and migrated: the first
+        # answer comes once the app is ready.
+        httpx.get(server.url + "/", timeout=30).raise_for_status()
     yield Pair(first, second)
 
 

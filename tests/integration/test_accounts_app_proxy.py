@@ -57,20 +57,23 @@ def test_secure_cookies_and_per_client_throttling_behind_tls_proxy(
             page = client.get("/signup")
             assert page.headers["strict-transport-security"] == "max-age=31536000"
             csrf = page.headers.get_list("set-cookie")
-            assert any(c.startswith("csrf=") and "; Secure" in c for c in csrf), csrf
+            assert any(c.startswith("__Host-csrf=") and "; Secure" in c for c in csrf), csrf
             response = sign_up(client, "rita", password=PASSWORD)
             assert response.status_code == 303, response.text
             session = [
-                c for c in response.headers.get_list("set-cookie") if c.startswith("session=")
+                c
+                for c in response.headers.get_list("set-cookie")
+                if c.startswith("__Host-session=")
             ]
             assert session and "; Secure" in session[0], session
         with client_from("127.0.0.5", base_url, ca_file) as client:  # signed out
-            # Five failures from this client's address lock that address out...
-            statuses = [failed_sign_in(client, f"nobody{index}") for index in range(6)]
+            # Five wrong passwords for one account from this client's address lock
+            # that address out of the account...
+            statuses = [failed_sign_in(client, "rita") for _ in range(6)]
             assert statuses[-1] == 429, statuses
         # ...not every client of the proxy: the app sees each one's own address.
         with client_from("127.0.0.6", base_url, ca_file) as other:
-            assert failed_sign_in(other, "someone") == 422
+            assert failed_sign_in(other, "rita") == 422
     plain = httpx.get(server.url + "/signup", timeout=TIMEOUT_S)  # straight, over HTTP
     assert "strict-transport-security" not in plain.headers  # RFC 6797 §7.2
     assert all("; Secure" not in c for c in plain.headers.get_list("set-cookie"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
 
@@ -184,6 +185,70 @@ def test_spend_rejects_bad_cost(storage: Storage, cost: int) -> None:
     assert stored is not None and stored.credits_used == 0
 
 
+def test_spend_session_credits_spends_for_the_sessions_user(storage: Storage) -> None:
+    alice, bob = add_user(storage, "alice", 10), add_user(storage, "bob", 10)
+    storage.create_session(make_session(bob.id, expires_at=2_000.0))
+    token_hash = make_session(bob.id).token_hash
+    usage = storage.spend_session_credits(token_hash, 4, now=1_500.0)
+    assert usage is not None and (usage.credits_used, usage.credits_limit) == (4, 10)
+    assert storage.spend_session_credits(token_hash, 6, now=1_500.0) is not None
+    assert storage.spend_session_credits(token_hash, 1, now=1_500.0) is None  # limit reached
+    assert [(u.id, u.credits_used) for u in storage.list_users()] == [(alice.id, 0), (bob.id, 10)]
+
+
+def test_spend_session_credits_needs_a_live_session(storage: Storage) -> None:
+    user = add_user(storage, credits_limit=10)
+    session = make_session(user.id, expires_at=2_000.0)
+    assert storage.spend_session_credits(session.token_hash, 1, now=1_000.0) is None  # unknown
+    storage.create_session(session)
+    # Refused from `expires_at` on, as SessionManager.validate refuses it.
+    assert storage.spend_session_credits(session.token_hash, 1, now=2_000.0) is None
+    assert storage.spend_session_credits(session.token_hash, 1, now=1_999.5) is not None
+    storage.delete_session(session.token_hash)
+    assert storage.spend_session_credits(session.token_hash, 1, now=1_000.0) is None
+    stored = storage.get_user(user.id)
+    assert stored is not None and stored.credits_used == 1
+
+
+@pytest.mark.parametrize("cost", [0, -1, MAX_CREDITS + 1, True])
+def test_spend_session_credits_rejects_bad_cost(storage: Storage, cost: int) -> None:
+    user = add_user(storage)
+    storage.create_session(make_session(user.id))
+    with pytest.raises(ValueError, match="cost must be"):
+        storage.spend_session_credits(make_session(user.id).token_hash, cost, now=1_000.0)
+    stored = storage.get_user(user.id)
+    assert stored is not None and stored.credits_used == 0
+
+
+def test_session_spends_from_two_handles_are_exact(backend: Backend) -> None:
+    """Threads on two handles (two pools, or two SQLite connections sets) never overspend."""
+    handles = [backend.open(), backend.open()]
+    user = add_user(handles[0], credits_limit=60)
+    session = make_session(user.id)
+    handles[0].create_session(session)
+    results: list[bool] = []
+    lock = threading.Lock()
+    start = threading.Barrier(12)
+
+    def spend(storage: Storage) -> None:
+        start.wait(timeout=30)
+        for _ in range(10):
+            spent = storage.spend_session_credits(session.token_hash, 1, now=1_000.0)
+            with lock:
+                results.append(spent is not None)
+
+    threads = [threading.Thread(target=spend, args=(handles[i % 2],)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stored = handles[1].get_user(user.id)
+    for handle in handles:
+        handle.close()
+    assert len(results) == 120 and sum(results) == 60
+    assert stored is not None and stored.credits_used == 60
+
+
 # Sessions.
 
 
@@ -196,6 +261,36 @@ def test_session_round_trip(storage: Storage) -> None:
 
 def test_get_unknown_session_is_none(storage: Storage) -> None:
     assert storage.get_session(b"\x00" * 32) is None
+
+
+def test_get_session_user_reads_both_at_once(storage: Storage) -> None:
+    user = add_user(storage)
+    storage.spend_credits(user.id, 7)
+    session = make_session(user.id, expires_at=500.0)  # expired sessions are returned too
+    storage.create_session(session)
+    assert storage.get_session_user(session.token_hash) == (
+        storage.get_session(session.token_hash),
+        storage.get_user(user.id),
+    )
+    found = storage.get_session_user(session.token_hash)
+    assert found is not None and found[1].credits_used == 7 and found[0] == session
+
+
+def test_get_session_user_picks_the_sessions_own_user(storage: Storage) -> None:
+    alice, bob = add_user(storage, "alice"), add_user(storage, "bob")
+    storage.create_session(make_session(alice.id, b"a" * 32))
+    storage.create_session(make_session(bob.id, b"b" * 32))
+    found = storage.get_session_user(make_session(bob.id, b"b" * 32).token_hash)
+    assert found is not None and found[1].username == "bob" and found[0].user_id == bob.id
+
+
+def test_get_session_user_unknown_or_deleted_is_none(storage: Storage) -> None:
+    user = add_user(storage)
+    session = make_session(user.id)
+    assert storage.get_session_user(session.token_hash) is None
+    storage.create_session(session)
+    storage.delete_session(session.token_hash)
+    assert storage.get_session_user(session.token_hash) is None
 
 
 def test_delete_session(storage: Storage) -> None:

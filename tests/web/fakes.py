@@ -6,14 +6,18 @@ from typing import BinaryIO
 
 from barehttp.protocol.events import RequestHead
 from barehttp.protocol.headers import Headers
+from barehttp.protocol.writer import has_body
 from barehttp.web.request import Request
 
 
 class FakeExchange:
     """Implements ``barehttp.server.handler.Exchange`` and records what was sent.
 
-    Like the real server it refuses out-of-order calls, adds Content-Length to
-    complete responses, and drops body bytes (not Content-Length) for HEAD.
+    Like the real server it refuses out-of-order calls (``end()`` with nothing
+    streaming does nothing, as there), adds Content-Length to complete responses
+    (not to 1xx, 204, or a 304 without a body), and drops body bytes (not
+    Content-Length) where RFC 9112 §6.3 has none: HEAD, 1xx, 204, 304.
+    tests/web/test_exchange_conformance.py checks it against the real server.
     """
 
     def __init__(
@@ -76,7 +80,8 @@ class FakeExchange:
 
     def send_response(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         self._start(status, headers)
-        self.response_headers.append(("Content-Length", str(len(body))))
+        if not (status < 200 or status == 204 or (status == 304 and not body)):
+            self.response_headers.append(("Content-Length", str(len(body))))
         self._append_body(body)
         self.ended = True
 
@@ -84,7 +89,9 @@ class FakeExchange:
         self, status: int, headers: list[tuple[str, str]], content_length: int | None = None
     ) -> None:
         self._start(status, headers)
-        self.streamed = content_length is None
+        self.streamed = content_length is None and has_body(self.head.method, status)
+        if status < 200 or status == 204:
+            content_length = None
         if content_length is not None:
             self.response_headers.append(("Content-Length", str(content_length)))
 
@@ -98,9 +105,8 @@ class FakeExchange:
         self.write(file.read(count))
 
     def end(self) -> None:
-        if not self.headers_sent or self.ended:
-            raise RuntimeError("end without start_response, or twice")
-        self.ended = True
+        if self.headers_sent:  # before start_response, or after the end: nothing to end
+            self.ended = True
 
     def close_connection(self) -> None:
         self.connection_closed = True
@@ -125,7 +131,8 @@ class FakeExchange:
         self.response_headers = list(headers)
 
     def _append_body(self, data: bytes) -> None:
-        if self.head.method != "HEAD":
+        assert self.status is not None
+        if has_body(self.head.method, self.status):
             self.chunks.append(data)
 
 

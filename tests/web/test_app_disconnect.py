@@ -10,12 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from barehttp.protocol.limits import Limits
 from barehttp.web.app import App
 from barehttp.web.request import Request
 from barehttp.web.response import Response
 from tests.server.conftest import StartServer, server_factory
 
 TIMEOUT_S = 10.0
+
+HANDED_OVER_BYTES = Limits().body_prebuffer_bytes + 1_024
 
 
 @pytest.fixture
@@ -40,7 +43,9 @@ def test_reset_while_reading_the_body_logs_no_error(
         sock = running.connect()
         sock.sendall(
             b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"a\r\n0123456789\r\n"
+            # More than is gathered before dispatch, so the handler runs mid-body.
+            + f"{2 * HANDED_OVER_BYTES:x}\r\n".encode()
+            + b"x" * HANDED_OVER_BYTES
         )
         assert reading.wait(TIMEOUT_S)
         # SO_LINGER 0: close() sends RST, so the server's recv() fails with ECONNRESET.

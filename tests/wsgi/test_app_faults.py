@@ -14,12 +14,15 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 
+from barehttp.protocol.limits import Limits
 from barehttp.wsgi.adapter import WSGIHandler
 from tests.server.conftest import RunningServer, server_factory
 from tests.server.rawhttp import ResponseReader
 
 TIMEOUT_S = 10.0
 reading = threading.Event()
+
+HANDED_OVER_BYTES = Limits().body_prebuffer_bytes + 1_024
 
 
 def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -135,7 +138,9 @@ def test_client_reset_mid_body_logs_no_error(
         sock = server.connect()
         sock.sendall(
             b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"a\r\n0123456789\r\n"
+            # More than is gathered before dispatch, so the handler runs mid-body.
+            + f"{2 * HANDED_OVER_BYTES:x}\r\n".encode()
+            + b"x" * HANDED_OVER_BYTES
         )
         assert reading.wait(TIMEOUT_S)
         # SO_LINGER 0: close() sends RST, so the server's recv() fails with ECONNRESET.

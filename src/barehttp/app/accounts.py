@@ -193,11 +193,8 @@ class Accounts:
 
     def current_user(self, token: str) -> CurrentUser | None:
         """The signed-in user for a session token, or None if invalid or expired."""
-        session = self.sessions.validate(token)
-        if session is None:
-            return None
-        user = self._storage.get_user(session.user_id)
-        return None if user is None else CurrentUser(user=user, session=session)
+        found = self.sessions.validate_with_user(token)  # one round trip, not two
+        return None if found is None else CurrentUser(user=found[1], session=found[0])
 
     def _forget_expired_attempts(self) -> None:
         """Drop counted attempts older than the longest window; no background job needed."""

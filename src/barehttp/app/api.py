@@ -21,7 +21,6 @@ from barehttp.app.guard import (
     current_viewer,
     session_token,
 )
-from barehttp.app.quota import QuotaExceeded
 from barehttp.protocol.errors import BadRequest
 from barehttp.storage.base import MAX_CREDITS, Usage
 from barehttp.web.json_value import JSONInput
@@ -61,38 +60,47 @@ class Api:
         self._slow_slots = threading.BoundedSemaphore(max_slow_requests)
 
     def spend(self, request: Request) -> Response:
-        """``POST /api/requests``: spend ``cost`` credits (default 1), all or nothing."""
+        """``POST /api/requests``: spend ``cost`` credits (default 1), all or nothing.
+
+        A spend that succeeds is one database statement (`SessionManager.spend`); the
+        session and user are read separately only to explain a refusal, in this order:
+        401 not signed in, 415 not JSON, 400 bad cost, 402 too few credits.
+        """
         try:
             check_same_origin(request)
         except Forbidden:
             return api_error(403, "cross_origin", message=CROSS_ORIGIN)
+        token = session_token(request)
+        is_json = request.media_type == "application/json"
+        cost = _read_cost(request) if is_json else DEFAULT_COST
+        if token is not None and is_json and isinstance(cost, int):
+            usage = self.accounts.sessions.spend(token, cost)
+            if usage is not None:
+                return _usage_response(usage)
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
             return api_error(401, "not_signed_in", message=NOT_SIGNED_IN)
-        if request.media_type != "application/json":
+        if not is_json:
             return api_error(415, "json_required", message="send Content-Type: application/json")
-        cost = _read_cost(request)
         if isinstance(cost, Response):
             return cost
-        try:
-            usage = self.accounts.quota.spend(viewer.user.id, cost)
-        except QuotaExceeded:
-            current = self.accounts.quota.usage(viewer.user.id)
-            return api_error(
-                402,
-                "quota_exceeded",
-                message=f"not enough credits left for a cost of {cost}",
-                used=current.credits_used,
-                limit=current.credits_limit,
-            )
-        return _usage_response(usage)
+        return api_error(  # signed in with a valid cost, yet nothing was spent
+            402,
+            "quota_exceeded",
+            message=f"not enough credits left for a cost of {cost}",
+            used=viewer.user.credits_used,
+            limit=viewer.user.credits_limit,
+        )
 
     def usage(self, request: Request) -> Response:
         """``GET /api/usage``: the signed-in user's counter."""
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
             return api_error(401, "not_signed_in", message=NOT_SIGNED_IN)
-        return _usage_response(self.accounts.quota.usage(viewer.user.id))
+        user = viewer.user  # read with the session, in the same statement: no second trip
+        return _usage_response(
+            Usage(credits_used=user.credits_used, credits_limit=user.credits_limit)
+        )
 
     def sign_out(self, request: Request) -> Response:
         """``POST /api/signout``: end the session; JSON only, as for spending.

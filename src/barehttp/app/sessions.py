@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from barehttp.app.clock import Clock, system_clock
-from barehttp.storage.base import Session, Storage
+from barehttp.storage.base import Session, Storage, Usage, User, check_cost
 
 logger = logging.getLogger("barehttp.app")
 
@@ -97,6 +97,31 @@ class SessionManager:
             self._storage.delete_session(token_hash)
             return None
         return session
+
+    def validate_with_user(self, token: str) -> tuple[Session, User] | None:
+        """`validate`, and the session's user read in the same database round trip."""
+        token_hash = hash_token(token)
+        if token_hash is None:
+            return None
+        found = self._storage.get_session_user(token_hash)
+        if found is None:
+            return None
+        if found[0].expires_at <= self._clock():
+            self._storage.delete_session(token_hash)
+            return None
+        return found
+
+    def spend(self, token: str, cost: int) -> Usage | None:
+        """Spend `cost` credits of the live session's user in one database step.
+
+        None when nothing was spent: no live session for `token`, or too few credits
+        left (`validate_with_user` tells which). Raises `ValueError` for a bad cost.
+        """
+        check_cost(cost)  # before any I/O, as in Quota.spend
+        token_hash = hash_token(token)
+        if token_hash is None:
+            return None
+        return self._storage.spend_session_credits(token_hash, cost, self._clock())
 
     def revoke(self, token: str) -> bool:
         """Delete the session for `token` (sign-out); True if there was one."""

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from barehttp.protocol.grammar import HOST
+from barehttp.protocol.grammar import HOST, token
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,9 +31,8 @@ DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
 MAX_FORWARDED_HOPS = 32
 
 # RFC 7239 §4: forwarded-pair = token "=" value; value = token / quoted-string.
-_PAIR = re.compile(
-    r'\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)=([!#$%&\'*+\-.^_`|~0-9A-Za-z]+|"(?:[^"\\]|\\.)*")\s*'
-)
+# The quoted form is read leniently here (any escaped character), as before.
+_PAIR = re.compile(rf'\s*({token})=({token}|"(?:[^"\\]|\\.)*")\s*')
 _PROTO = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")  # RFC 3986 §3.1 scheme
 
 

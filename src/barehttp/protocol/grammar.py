@@ -1,4 +1,10 @@
-"""Regular expressions for the parts of RFC 9110/9112 grammar the parser checks."""
+"""The RFC 9110/9112 grammar, composed once from named pieces.
+
+Each ABNF rule is written out once, as text (``str``), and larger rules are built
+from the smaller ones, as h11's ``_abnf`` does. The parser matches bytes, so the
+patterns it uses are compiled from the same text encoded as ASCII; the writer,
+cookies and other text-level checks compile the ``str`` pieces.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +13,69 @@ import re
 # RFC 9110 §5.6.2: token = 1*tchar
 #   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 #           "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+tchar = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+token = tchar + "+"
+
+# RFC 9110 §5.6.3: OWS = *( SP / HTAB ); BWS = OWS (whitespace a sender should not
+# produce but a recipient must accept).
+OWS = r"[ \t]*"
+BWS = OWS
+
+# RFC 9110 §5.1: field-name = token
+field_name = token
+
+# RFC 9110 §5.5: field-value = *field-content, built from VCHAR, obs-text, SP and
+# HTAB; obs-text = %x80-FF. The value pattern below is the complement of the bytes
+# that make a field invalid (NUL, CR, LF, other controls, DEL): "a recipient of CR,
+# LF, or NUL within a field value MUST either reject the message" (§5.5). The OWS
+# around a value is matched by it and stripped by whoever reads the value.
+obs_text = r"\x80-\xff"
+field_value_forbidden = r"\x00-\x08\x0a-\x1f\x7f"
+field_value = r"[^" + field_value_forbidden + r"]*"
+
+# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS
+field_line = field_name + ":" + field_value
+
+# RFC 9110 §5.6.4: quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE
+#   qdtext      = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+#   quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+# ``quoted_string_ascii`` is the same rule without obs-text, for places that refuse
+# bytes >= 0x80 (chunk extensions: no extension needs them, llhttp refuses them).
+_qdtext_ascii = r"\t \x21\x23-\x5b\x5d-\x7e"
+_quoted_pair_ascii = r"\t \x21-\x7e"
+quoted_string_ascii = r'"(?:[' + _qdtext_ascii + r"]|\\[" + _quoted_pair_ascii + r'])*"'
+quoted_string = (
+    r'"(?:[' + _qdtext_ascii + obs_text + r"]|\\[" + _quoted_pair_ascii + obs_text + r'])*"'
+)
+
+
+def _bytes(pattern: str) -> re.Pattern[bytes]:
+    """The text pattern compiled for matching bytes (every piece above is ASCII)."""
+    return re.compile(pattern.encode("ascii"))
+
+
+TOKEN = _bytes(token)
 
 # RFC 9110 §5.5: field-value = *field-content, built from VCHAR, obs-text, SP, HTAB.
 # Anything else (NUL, CR, LF, other controls, DEL) makes the field invalid:
 # "a recipient of CR, LF, or NUL within a field value MUST either reject the message".
-INVALID_FIELD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+INVALID_FIELD_VALUE_CHAR = _bytes("[" + field_value_forbidden + "]")
 
 # A whole header section (field lines joined by CRLF, without the final empty line)
 # in one pass: every line is ``token ":" field-value`` (RFC 9112 §5). Checking the
 # block at once is several times faster than line by line; when it fails, the
 # line-by-line parser finds the offending line and says what is wrong with it.
-FIELD_BLOCK = re.compile(
-    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*"
-    rb"(?:\r\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*"
-)
+FIELD_BLOCK = _bytes(field_line + r"(?:\r\n" + field_line + ")*")
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version
 # Exactly one SP between parts. RFC 9112 §3.2 builds every request-target form from
 # RFC 3986 URI components, which hold visible ASCII only (%x21-7E): no whitespace,
 # no controls and no byte >= 0x80 (raw UTF-8 or latin-1 must be percent-encoded;
 # h11 and llhttp refuse it too, and a proxy may decode it differently).
-REQUEST_LINE = re.compile(
-    rb"(?P<method>[!#$%&'*+\-.^_`|~0-9A-Za-z]+) "
-    rb"(?P<target>[\x21-\x7e]+) "
-    rb"(?P<version>HTTP/[0-9]\.[0-9])"
+REQUEST_LINE = _bytes(
+    "(?P<method>" + token + ") "  # RFC 9110 §9.1: method = token
+    r"(?P<target>[\x21-\x7e]+) "
+    r"(?P<version>HTTP/[0-9]\.[0-9])"
 )
 
 # RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT; used to tell a
@@ -53,11 +97,8 @@ CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # breaks this grammar is refused: a CR, bare LF or unterminated quote in one is how
 # two parsers come to split a body differently (request smuggling). The grammar's
 # obs-text (bytes >= 0x80) is refused too: no extension needs it, llhttp refuses it.
-_BWS = rb"[ \t]*"
-_QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e]|\\[\t \x21-\x7e])*"'
-CHUNK_EXTENSION = re.compile(
-    rb"(?:%s;%s%s(?:%s=%s(?:%s|%s))?)*"
-    % (_BWS, _BWS, TOKEN.pattern, _BWS, _BWS, TOKEN.pattern, _QUOTED_STRING)
+CHUNK_EXTENSION = _bytes(
+    f"(?:{BWS};{BWS}{token}(?:{BWS}={BWS}(?:{token}|{quoted_string_ascii}))?)*"
 )
 
 # RFC 9112 §2.2: the bytes a request may start with that are not yet a request:

@@ -34,6 +34,7 @@ from barehttp.protocol.fields import parse_field_line
 from barehttp.protocol.framing import build_head
 from barehttp.protocol.headers import Headers
 from barehttp.protocol.limits import Limits
+from barehttp.protocol.memo import Memo
 
 _END_OF_HEAD = b"\r\n\r\n"
 _FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection", "expect", "host"})
@@ -222,9 +223,13 @@ class RequestParser:
 
 # Parsed request lines by their bytes, for the same reason as _FIELD_BLOCKS below:
 # clients ask for the same resources again and again. Values are immutable.
-_REQUEST_LINES: dict[bytes, tuple[str, str, str]] = {}
+# Module-level, not per parser: a parser lives for one connection, and the lines
+# repeat across connections; parsing is a pure function of the bytes, so sharing
+# is safe (a dict read or write is atomic under the GIL). Bounded by entries and by
+# key size, so at most 1_024 x 512 bytes of keys.
 REQUEST_LINE_CACHE_MAX_ENTRIES = 1_024
 REQUEST_LINE_CACHE_MAX_BYTES = 512
+_REQUEST_LINES: Memo[bytes, tuple[str, str, str]] = Memo(REQUEST_LINE_CACHE_MAX_ENTRIES)
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:
@@ -232,9 +237,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str]:
     if parsed is None:
         parsed = _parse_new_request_line(line)
         if len(line) <= REQUEST_LINE_CACHE_MAX_BYTES:
-            if len(_REQUEST_LINES) >= REQUEST_LINE_CACHE_MAX_ENTRIES:
-                _REQUEST_LINES.clear()
-            _REQUEST_LINES[line] = parsed
+            _REQUEST_LINES.put(line, parsed)
     return parsed
 
 
@@ -272,10 +275,13 @@ def _parse_new_request_line(line: bytes) -> tuple[str, str, str]:
 # Parsed header sections by their exact bytes. A client repeats its header section
 # byte for byte from request to request (the same User-Agent, Accept and Cookie
 # lines), and parsing one is a pure function of its bytes, so it is memoized:
-# bounded in entries and in key size, and emptied when full.
-_FIELD_BLOCKS: dict[bytes, tuple[list[tuple[str, str]], dict[str, list[str]]]] = {}
+# bounded in entries and in key size (at most 1_024 x 4 KiB of keys), and shared
+# across connections like _REQUEST_LINES.
 FIELD_BLOCK_CACHE_MAX_ENTRIES = 1_024
 FIELD_BLOCK_CACHE_MAX_BYTES = 4_096
+_FIELD_BLOCKS: Memo[bytes, tuple[list[tuple[str, str]], dict[str, list[str]]]] = Memo(
+    FIELD_BLOCK_CACHE_MAX_ENTRIES
+)
 
 
 def _parse_field_block(
@@ -314,8 +320,6 @@ def _parse_field_block(
         if grammar.HOST.fullmatch(host) is None:
             raise BadRequest("Host header must be a host name or address, with an optional port")
     if len(block) <= FIELD_BLOCK_CACHE_MAX_BYTES:
-        if len(_FIELD_BLOCKS) >= FIELD_BLOCK_CACHE_MAX_ENTRIES:
-            _FIELD_BLOCKS.clear()
-        _FIELD_BLOCKS[block] = (fields, framing)
+        _FIELD_BLOCKS.put(block, (fields, framing))
         return list(fields), framing
     return fields, framing

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from barehttp.protocol import grammar
 from barehttp.protocol.events import RequestHead
 from barehttp.protocol.headers import Headers
 from barehttp.protocol.websocket_deflate import DeflateParams, ExtensionOffer, negotiate_deflate
@@ -26,8 +27,8 @@ from barehttp.protocol.writer import check_field, status_line
 ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # RFC 9110 §5.6.2 token, and §5.6.4 quoted-string (qdtext or quoted-pair).
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+_TOKEN = grammar.token
+_QUOTED = grammar.quoted_string
 # RFC 6455 §9.1: extension = extension-token *( ";" extension-param ),
 # extension-param = token [ "=" (token | quoted-string) ]
 _PARAM = re.compile(rf"[ \t]*;[ \t]*({_TOKEN})(?:[ \t]*=[ \t]*({_TOKEN}|{_QUOTED}))?")

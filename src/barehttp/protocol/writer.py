@@ -6,16 +6,20 @@ import email.utils
 import http
 import re
 
+from barehttp.protocol import grammar
+from barehttp.protocol.memo import Memo
+
 SERVER_NAME = "barehttp"
 
 # RFC 9110 §15: reason phrases for every registered status.
 _REASONS: dict[int, str] = {status.value: status.phrase for status in http.HTTPStatus}
+# Bounded by what it holds: a valid status (100-999) in one of two versions.
 _STATUS_LINES: dict[tuple[str, int], bytes] = {}
 
 # Response fields are checked as strictly as request fields: a CR or LF in a
 # value would let application data split the response (response splitting).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(grammar.field_name)
+_INVALID_VALUE_CHAR = re.compile("[" + grammar.field_value_forbidden + "]")
 
 # Fields the server frames itself; an application may not set them (RFC 9110 §7.6.1
 # hop-by-hop fields, and the framing fields of RFC 9112 §6).
@@ -62,9 +66,10 @@ def check_field(name: str, value: str) -> None:
 _PLAIN, _DATE, _SERVER = 0, 1, 2
 # Checked field lines by (name, value). Applications send the same few fields over
 # and over; validating and encoding each pair once makes writing a head several
-# times cheaper. Bounded: cleared when full (values may be client-dependent).
-_FIELD_LINES: dict[tuple[str, str], tuple[bytes, int]] = {}
+# times cheaper. Module-level, shared by every response of the process (the same
+# fields recur across connections); bounded, since values may be client-dependent.
 FIELD_CACHE_MAX_ENTRIES = 4_096
+_FIELD_LINES: Memo[tuple[str, str], tuple[bytes, int]] = Memo(FIELD_CACHE_MAX_ENTRIES)
 
 
 def _field_line(field: tuple[str, str]) -> tuple[bytes, int]:
@@ -75,10 +80,7 @@ def _field_line(field: tuple[str, str]) -> tuple[bytes, int]:
         raise ValueError(f"response header {name!r} is set by the server")
     kind = _DATE if lower == "date" else _SERVER if lower == "server" else _PLAIN
     line = (name + ": " + value + "\r\n").encode("latin-1")
-    if len(_FIELD_LINES) >= FIELD_CACHE_MAX_ENTRIES:
-        _FIELD_LINES.clear()
-    _FIELD_LINES[field] = (line, kind)
-    return line, kind
+    return _FIELD_LINES.put(field, (line, kind))
 
 
 _SERVER_LINE = f"Server: {SERVER_NAME}\r\n".encode()

@@ -247,9 +247,6 @@ class Connection:
         assert gathering is not None
         try:
             ready = gathering.read_available(self.transport)
-        except HTTPError as error:
-            self.reject(error)
-            return
         except OSError:  # the client left mid-body, or reset
             self.close()
             return

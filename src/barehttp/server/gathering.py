@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from barehttp.protocol.errors import HTTPError
 from barehttp.protocol.events import Event, RequestHead
 from barehttp.protocol.parser import ParseState
 from barehttp.protocol.writer import format_continue
@@ -58,20 +59,26 @@ class Gathering:
         if added and not context.gather(added):
             collector.hand_over()  # all gathered bodies hold too much: stream this one
         elif self._reader.parser.state is _PARSE_FAILED:
-            # The body broke a rule after these bytes: the handler gets what came, and
-            # its next read raises the error, as when the bad bytes come later.
+            # The bytes after these broke a rule: nothing more will come for this body.
+            # The handler runs and meets the error when it reads on, however the bytes
+            # were split.
             collector.hand_over()
         if not collector.is_ready:
             collector.pace.check(now)
 
     def read_available(self, transport: Transport) -> bool:
         """Read and keep what the client sent, without waiting; True once ready.
-        OSError if the client left mid-body; HTTPError if the body breaks a rule."""
+        OSError if the client left mid-body."""
         data = transport.read_now()
         if data == b"":
             raise ConnectionAbortedError("the client left mid-body")
         if data is not None:
-            self.collect(self._reader.parser.feed(data))
+            try:
+                self.collect(self._reader.parser.feed(data))
+            except HTTPError:
+                # A broken body: the handler meets the error when it reads the body, as
+                # when the error comes after the body's first bytes (see collect()).
+                self.collector.hand_over()
         return self.collector.is_ready
 
     def release(self) -> RequestHead:

@@ -158,6 +158,17 @@ class Storage(Protocol):
         """
         ...
 
+    def spend_session_credits(self, token_hash: bytes, cost: int, now: float) -> Usage | None:
+        """`spend_credits` for the user of a live session, in one atomic step.
+
+        A live session has this token hash and `expires_at > now`. If there is one and
+        `cost` fits its user's limit, adds `cost` to `credits_used` exactly as
+        `spend_credits` does and returns the new usage. Otherwise changes nothing and
+        returns None: no such session, an expired one, or the quota would be exceeded
+        (`get_session_user` tells which). Raises `ValueError` unless 0 < cost <= MAX_CREDITS.
+        """
+        ...
+
     # Sessions.
     def create_session(self, session: Session) -> None:
         """Store a new session. Raises `UserNotFound` if its user does not exist."""
@@ -165,6 +176,16 @@ class Storage(Protocol):
 
     def get_session(self, token_hash: bytes) -> Session | None:
         """The session with this token hash, expired or not, or None."""
+        ...
+
+    def get_session_user(self, token_hash: bytes) -> tuple[Session, User] | None:
+        """The session with this token hash, expired or not, and its user; or None.
+
+        One read: the pair is as `get_session` then `get_user(session.user_id)` would
+        return them with no write in between, so the user is never older than the
+        session (a session's user always exists: deleting a user deletes its sessions).
+        None exactly when `get_session` would return None.
+        """
         ...
 
     def delete_session(self, token_hash: bytes) -> bool:

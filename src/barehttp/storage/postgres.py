@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 import psycopg_pool
+from psycopg import pq
 
 from barehttp.storage import postgres_attempts as attempts
 from barehttp.storage.base import (
@@ -38,12 +39,21 @@ from barehttp.storage.dburl import redact, scrub
 from barehttp.storage.migrations import Migration, check_numbering
 from barehttp.storage.postgres_migrations import POSTGRES_MIGRATIONS, apply_postgres_migrations
 from barehttp.storage.postgres_pool import PoolSettings, connect_options, open_pool
+from barehttp.storage.rows import (
+    SESSION_COLUMNS,
+    SESSION_SPEND,
+    SESSION_USER_QUERY,
+    USER_COLUMNS,
+    session_from_row,
+    session_user_from_row,
+    user_from_row,
+)
 
 logger = logging.getLogger("barehttp.storage")
 T = TypeVar("T")
+_SESSION_USER_QUERY = SESSION_USER_QUERY.format(placeholder="%s")
+_SESSION_SPEND = SESSION_SPEND.format(placeholder="%s")
 
-_USER_COLUMNS = "id, username, email, password_hash, credits_used, credits_limit, created_at"
-_SESSION_COLUMNS = "token_hash, user_id, csrf_token, created_at, expires_at"
 # The server ended the session instead of answering, so nothing of ours was committed
 # (a statement it was running is rolled back): admin_shutdown, crash_shutdown,
 # cannot_connect_now (PostgreSQL docs, appendix A, class 57). Safe to run it again.
@@ -117,34 +127,34 @@ class PostgresStorage:
         try:
             rows, _ = self._run(
                 f"INSERT INTO users (username, email, password_hash, credits_limit,"
-                f" created_at) VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}",
+                f" created_at) VALUES (%s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}",
                 (username, email, password_hash, credits_limit, created_at),
             )
         except psycopg.errors.UniqueViolation as error:
             # The one unique index besides the key is lower(username).
             raise UsernameTaken(username) from error
-        return _user_from_row(rows[0])
+        return user_from_row(rows[0])
 
     def get_user(self, user_id: int) -> User | None:
         """The user with this id, or None."""
         rows, _ = self._run(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", (user_id,), idempotent=True
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,), idempotent=True
         )
-        return _user_from_row(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def find_user(self, username: str) -> User | None:
         """The user with this username ignoring case, or None."""
         rows, _ = self._run(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower(%s)",
+            f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(%s)",
             (username,),
             idempotent=True,
         )
-        return _user_from_row(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def list_users(self) -> list[User]:
         """Every user, ordered by id."""
-        rows, _ = self._run(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id", (), idempotent=True)
-        return [_user_from_row(row) for row in rows]
+        rows, _ = self._run(f"SELECT {USER_COLUMNS} FROM users ORDER BY id", (), idempotent=True)
+        return [user_from_row(row) for row in rows]
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's stored hash. Raises `UserNotFound`."""
@@ -161,13 +171,13 @@ class PostgresStorage:
         check_credits_limit(credits_limit)
         rows, _ = self._run(
             f"UPDATE users SET credits_limit = %s WHERE lower(username) = lower(%s)"
-            f" RETURNING {_USER_COLUMNS}",
+            f" RETURNING {USER_COLUMNS}",
             (credits_limit, username),
             idempotent=True,
         )
         if not rows:
             raise UserNotFound(username)
-        return _user_from_row(rows[0])
+        return user_from_row(rows[0])
 
     # Quota.
 
@@ -188,13 +198,24 @@ class PostgresStorage:
             raise UserNotFound(user_id)
         return None
 
+    def spend_session_credits(self, token_hash: bytes, cost: int, now: float) -> Usage | None:
+        """`spend_credits` for the user of a live session, in one atomic step.
+
+        One round trip for a signed-in spend instead of three (session, user, spend).
+        The session is read at the statement's start; the UPDATE then locks and
+        re-checks the user's row as `spend_credits` does. Not retried, as a spend.
+        """
+        check_cost(cost)
+        rows, _ = self._run(_SESSION_SPEND, (cost, token_hash, now, cost))
+        return Usage(credits_used=int(rows[0][0]), credits_limit=int(rows[0][1])) if rows else None
+
     # Sessions.
 
     def create_session(self, session: Session) -> None:
         """Store a new session. Raises `UserNotFound` if its user does not exist."""
         try:
             self._run(
-                f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
                 (
                     session.token_hash,
                     session.user_id,
@@ -209,20 +230,20 @@ class PostgresStorage:
     def get_session(self, token_hash: bytes) -> Session | None:
         """The session with this token hash, expired or not, or None."""
         rows, _ = self._run(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE token_hash = %s",
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = %s",
             (token_hash,),
             idempotent=True,
         )
-        if not rows:
-            return None
-        row = rows[0]
-        return Session(
-            token_hash=bytes(row[0]),
-            user_id=int(row[1]),
-            csrf_token=str(row[2]),
-            created_at=float(row[3]),
-            expires_at=float(row[4]),
-        )
+        return session_from_row(rows[0]) if rows else None
+
+    def get_session_user(self, token_hash: bytes) -> tuple[Session, User] | None:
+        """The session with this token hash, expired or not, and its user; or None.
+
+        One statement, one round trip: a signed-in request needs both, and the
+        separate lookups cost a second trip to the server and back.
+        """
+        rows, _ = self._run(_SESSION_USER_QUERY, (token_hash,), idempotent=True)
+        return session_user_from_row(rows[0]) if rows else None
 
     def delete_session(self, token_hash: bytes) -> bool:
         """Delete one session; True if it existed."""
@@ -291,8 +312,11 @@ class PostgresStorage:
 
         def execute(connection: psycopg.Connection[Any]) -> tuple[list[Any], int]:
             cursor = connection.execute(sql.encode(), parameters)
-            rows = cursor.fetchall() if cursor.description is not None else []
-            return rows, cursor.rowcount
+            # The result's status, not `cursor.description`: that one builds a column
+            # object per column, about 17 µs of client CPU of a 60 µs spend.
+            result = cursor.pgresult
+            has_rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+            return (cursor.fetchall() if has_rows else []), cursor.rowcount
 
         return self._call(execute, idempotent=idempotent)
 
@@ -360,16 +384,3 @@ class PostgresStorage:
 
 def _was_not_run(error: psycopg.OperationalError) -> bool:
     return error.sqlstate in _NOT_EXECUTED_STATES
-
-
-def _user_from_row(row: Sequence[Any]) -> User:
-    """A `User` from a row in `_USER_COLUMNS` order."""
-    return User(
-        id=int(row[0]),
-        username=str(row[1]),
-        email=str(row[2]),
-        password_hash=str(row[3]),
-        credits_used=int(row[4]),
-        credits_limit=int(row[5]),
-        created_at=float(row[6]),
-    )

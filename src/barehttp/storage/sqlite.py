@@ -27,12 +27,19 @@ from barehttp.storage.base import (
     check_credits_limit,
 )
 from barehttp.storage.migrations import MIGRATIONS, Migration, apply_migrations, check_numbering
+from barehttp.storage.rows import (
+    SESSION_COLUMNS,
+    SESSION_SPEND,
+    SESSION_USER_QUERY,
+    USER_COLUMNS,
+    session_from_row,
+    session_user_from_row,
+    user_from_row,
+)
 
 logger = logging.getLogger("barehttp.storage")
-
-
-_USER_COLUMNS = "id, username, email, password_hash, credits_used, credits_limit, created_at"
-_SESSION_COLUMNS = "token_hash, user_id, csrf_token, created_at, expires_at"
+_SESSION_USER_QUERY = SESSION_USER_QUERY.format(placeholder="?")
+_SESSION_SPEND = SESSION_SPEND.format(placeholder="?")
 
 
 class _ThreadConnection:
@@ -126,33 +133,33 @@ class SQLiteStorage:
             try:
                 rows = self._execute(
                     f"INSERT INTO users (username, email, password_hash, credits_limit,"
-                    f" created_at) VALUES (?, ?, ?, ?, ?) RETURNING {_USER_COLUMNS}",
+                    f" created_at) VALUES (?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}",
                     (username, email, password_hash, credits_limit, created_at),
                 )
             except sqlite3.IntegrityError as error:
                 # Only one UNIQUE constraint exists, so this is the username.
                 raise UsernameTaken(username) from error
-        return _user_from_row(rows[0])
+        return user_from_row(rows[0])
 
     def get_user(self, user_id: int) -> User | None:
         """The user with this id, or None."""
         with self._errors():
-            rows = self._execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
-        return _user_from_row(rows[0]) if rows else None
+            rows = self._execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return user_from_row(rows[0]) if rows else None
 
     def find_user(self, username: str) -> User | None:
         """The user with this username ignoring case, or None."""
         with self._errors():
             rows = self._execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,)
+                f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)
             )
-        return _user_from_row(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def list_users(self) -> list[User]:
         """Every user, ordered by id."""
         with self._errors():
-            rows = self._execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id", ())
-        return [_user_from_row(row) for row in rows]
+            rows = self._execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY id", ())
+        return [user_from_row(row) for row in rows]
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's stored hash. Raises `UserNotFound`."""
@@ -169,12 +176,12 @@ class SQLiteStorage:
         check_credits_limit(credits_limit)
         with self._errors():
             rows = self._execute(
-                f"UPDATE users SET credits_limit = ? WHERE username = ? RETURNING {_USER_COLUMNS}",
+                f"UPDATE users SET credits_limit = ? WHERE username = ? RETURNING {USER_COLUMNS}",
                 (credits_limit, username),
             )
         if not rows:
             raise UserNotFound(username)
-        return _user_from_row(rows[0])
+        return user_from_row(rows[0])
 
     # Quota.
 
@@ -196,6 +203,13 @@ class SQLiteStorage:
                 raise UserNotFound(user_id)
         return None
 
+    def spend_session_credits(self, token_hash: bytes, cost: int, now: float) -> Usage | None:
+        """`spend_credits` for the user of a live session, in one atomic step."""
+        check_cost(cost)
+        with self._errors():
+            rows = self._execute(_SESSION_SPEND, (cost, token_hash, now, cost))
+        return Usage(credits_used=int(rows[0][0]), credits_limit=int(rows[0][1])) if rows else None
+
     # Sessions.
 
     def create_session(self, session: Session) -> None:
@@ -203,7 +217,7 @@ class SQLiteStorage:
         with self._errors():
             try:
                 self._execute(
-                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                     (
                         session.token_hash,
                         session.user_id,
@@ -220,18 +234,15 @@ class SQLiteStorage:
         """The session with this token hash, expired or not, or None."""
         with self._errors():
             rows = self._execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
             )
-        if not rows:
-            return None
-        row = rows[0]
-        return Session(
-            token_hash=bytes(row[0]),
-            user_id=int(row[1]),
-            csrf_token=str(row[2]),
-            created_at=float(row[3]),
-            expires_at=float(row[4]),
-        )
+        return session_from_row(rows[0]) if rows else None
+
+    def get_session_user(self, token_hash: bytes) -> tuple[Session, User] | None:
+        """The session with this token hash, expired or not, and its user; or None."""
+        with self._errors():
+            rows = self._execute(_SESSION_USER_QUERY, (token_hash,))
+        return session_user_from_row(rows[0]) if rows else None
 
     def delete_session(self, token_hash: bytes) -> bool:
         """Delete one session; True if it existed."""
@@ -383,16 +394,3 @@ def _create_private(path: str) -> None:
     except OSError as error:
         raise StorageError(f"cannot open {path}: {error.strerror}") from error
     os.close(descriptor)
-
-
-def _user_from_row(row: Sequence[Any]) -> User:
-    """A `User` from a row in `_USER_COLUMNS` order."""
-    return User(
-        id=int(row[0]),
-        username=str(row[1]),
-        email=str(row[2]),
-        password_hash=str(row[3]),
-        credits_used=int(row[4]),
-        credits_limit=int(row[5]),
-        created_at=float(row[6]),
-    )

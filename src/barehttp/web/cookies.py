@@ -6,12 +6,13 @@ import re
 from datetime import datetime
 from typing import Literal
 
+from barehttp.protocol import grammar
 from barehttp.protocol.writer import format_http_date
 
 SameSite = Literal["Strict", "Lax", "None"]
 
 # RFC 9110 §5.6.2: cookie-name is a token (RFC 6265 §4.1.1).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN = re.compile(grammar.token)
 # RFC 6265 §4.1.1 cookie-octet: visible ASCII minus DQUOTE, comma, semicolon and
 # backslash, optionally wrapped in DQUOTEs. Rejecting everything else makes header
 # injection (CR/LF) and attribute smuggling (";") impossible.

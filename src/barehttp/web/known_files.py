@@ -25,6 +25,7 @@ import stat as stat_module
 import time
 from dataclasses import dataclass
 
+from barehttp.protocol.memo import Memo
 from barehttp.web.file_response import file_fields, guess_media_type, make_etag, validator_fields
 
 # Remembered files; the table is emptied when full.
@@ -82,14 +83,14 @@ class KnownFiles:
 
     def __init__(self, cache_control: str | None) -> None:
         self._cache_control = cache_control
-        self._files: dict[Key, KnownFile] = {}
+        self._files: Memo[Key, KnownFile] = Memo(MAX_ENTRIES)
         self._memory_bytes = 0
 
     def get(self, key: Key) -> KnownFile | None:
         return self._files.get(key)
 
     def forget(self, key: Key) -> None:
-        self._files.pop(key, None)
+        self._files.forget(key)
 
     def remember(
         self, key: Key, fd: int, stat: os.stat_result, real_path: str, name: str
@@ -102,8 +103,7 @@ class KnownFiles:
         validators = validator_fields(make_etag(stat), modified, self._cache_control)
         headers = file_fields(media_type, validators)
         if len(self._files) >= MAX_ENTRIES:
-            self._files.clear()
-            self._memory_bytes = 0
+            self._memory_bytes = 0  # the put below empties the memo (and its bodies)
         body = None
         size = stat.st_size
         if size <= MEMORY_FILE_MAX_BYTES and self._memory_bytes + size <= MEMORY_MAX_BYTES:
@@ -112,5 +112,4 @@ class KnownFiles:
                 return None  # changing under us: do not remember a torn copy
             self._memory_bytes += size
         known = KnownFile(real_path, identity_of(stat), media_type, headers, body)
-        self._files[key] = known
-        return known
+        return self._files.put(key, known)

@@ -28,14 +28,10 @@ work for the files a site serves over and over.
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import stat as stat_module
-from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
 
-from barehttp.protocol.errors import BadRequest
+from barehttp.protocol.memo import Memo
 from barehttp.server.handler import Exchange
 from barehttp.web.errors import MethodNotAllowed, NotFound
 from barehttp.web.file_response import (
@@ -48,24 +44,19 @@ from barehttp.web.known_files import MAX_ENTRIES, Key, KnownFile, KnownFiles
 from barehttp.web.listing import ListedEntry, is_linkable, render_listing
 from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, RedirectResponse, Response
-
-logger = logging.getLogger("barehttp.web")
+from barehttp.web.safe_path import (
+    OPEN_FLAGS,
+    Opened,
+    is_servable,
+    open_inside,
+    requested_names,
+)
 
 ALLOWED_METHODS = ("GET", "HEAD")
 # A listing past this many entries is cut short: the page for a directory of a
 # million files would cost seconds of CPU and megabytes per request.
 MAX_LISTING_ENTRIES = 10_000
 
-# O_NOFOLLOW: the last component must not be a symlink (one swapped in after the
-# realpath check). O_NONBLOCK: opening a FIFO in the tree must not hang a worker.
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
-_MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986 §2.1: "%" HEXDIG HEXDIG
-_DRIVE_LETTER = re.compile(r"[A-Za-z]:")
 _LISTING_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 
 
@@ -73,13 +64,6 @@ _LISTING_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'
 _CONDITIONAL_FIELDS = frozenset(
     {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Opened:
-    fd: int
-    stat: os.stat_result
-    real_path: str
 
 
 class StaticFiles:
@@ -120,7 +104,7 @@ class StaticFiles:
         self.show_dotfiles = show_dotfiles
         self.index = index
         self._known = KnownFiles(cache_control)
-        self._known_by_path: dict[str, KnownFile] = {}
+        self._known_by_path: Memo[str, KnownFile] = Memo(MAX_ENTRIES)
 
     def __repr__(self) -> str:
         return f"StaticFiles({self.root!r})"
@@ -134,8 +118,12 @@ class StaticFiles:
             response = self._serve_known(request, key, known)
             if response is not None:
                 return response
-        names, wants_directory = self._requested_names(request)
-        opened = self._open_inside(os.path.join(self.root, *names))
+        names, wants_directory = requested_names(
+            request.raw_path, request.params.get("path"), show_dotfiles=self.show_dotfiles
+        )
+        opened = open_inside(
+            self.root, os.path.join(self.root, *names), show_dotfiles=self.show_dotfiles
+        )
         mode = opened.stat.st_mode
         if stat_module.S_ISREG(mode) and not wants_directory:
             self._remember(request, key, opened, names[-1])
@@ -151,97 +139,6 @@ class StaticFiles:
             return self._answer_directory(request, opened, names)
         finally:
             os.close(opened.fd)
-
-    # -- the requested path ------------------------------------------------------
-
-    def _requested_names(self, request: Request) -> tuple[list[str], bool]:
-        """The decoded segments below the root, and whether the path ends with "/".
-
-        Raises:
-            BadRequest: malformed percent-encoding or non-UTF-8 bytes.
-            NotFound: any segment the module docstring lists as refused.
-        """
-        raw_path = request.raw_path
-        if not raw_path.startswith("/"):
-            raise NotFound()
-        if _MALFORMED_ESCAPE.search(raw_path):
-            raise BadRequest("malformed percent-encoding in path")
-        segments = [_decode_segment(segment) for segment in raw_path.split("/")[1:]]
-        # The router matched on the decoded path; with no slash inside any segment,
-        # its "path" parameter is exactly the last segments of ours.
-        suffix = request.params.get("path")
-        count = len(segments) if suffix is None else suffix.count("/") + 1
-        if count > len(segments):
-            raise NotFound()
-        segments = segments[len(segments) - count :]
-        if suffix is not None and "/".join(segments) != suffix:
-            raise NotFound()  # a route whose parameter does not end on a segment boundary
-        wants_directory = segments[-1] == ""
-        names = segments[:-1] if wants_directory else segments
-        for name in names:
-            if not name or name in (".", ".."):
-                raise NotFound()
-            if name.startswith(".") and not self.show_dotfiles:
-                raise NotFound()
-        if names and _DRIVE_LETTER.match(names[0]):
-            raise NotFound()  # "C:..." names another drive's root on Windows
-        return names, wants_directory
-
-    # -- opening -----------------------------------------------------------------
-
-    def _open_inside(self, path: str) -> _Opened:
-        """Open ``path`` if it resolves inside the root; see the module docstring.
-
-        Raises:
-            NotFound: outside the root, missing, unreadable, or swapped mid-check.
-        """
-        real_path = os.path.realpath(path)
-        if not self._is_servable(real_path):
-            raise NotFound()
-        try:
-            fd = os.open(real_path, _OPEN_FLAGS)
-        except OSError:  # missing, EACCES, ELOOP (a symlink swapped in), ENXIO (socket)
-            raise NotFound() from None
-        try:
-            stat = os.fstat(fd)
-            if not self._is_open_file_inside(fd, real_path, stat):
-                logger.warning("file under %s changed while being opened", self.root)
-                raise NotFound()
-        except BaseException:
-            os.close(fd)
-            raise
-        return _Opened(fd, stat, real_path)
-
-    def _is_servable(self, real_path: str) -> bool:
-        """Inside the root, and not hidden there (a symlink may lead into ".git")."""
-        if not self._is_inside(real_path):
-            return False
-        if self.show_dotfiles:
-            return True
-        below_root = real_path[len(self.root) :].split(os.sep)
-        return not any(part.startswith(".") for part in below_root)
-
-    def _is_inside(self, real_path: str) -> bool:
-        try:
-            return os.path.commonpath([self.root, real_path]) == self.root
-        except ValueError:  # different drives (Windows)
-            return False
-
-    def _is_open_file_inside(self, fd: int, real_path: str, stat: os.stat_result) -> bool:
-        """Re-check, after the open, that the descriptor is the file that was checked."""
-        try:
-            # Linux: the kernel's own path for what was actually opened.
-            return self._is_inside(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            pass
-        # Elsewhere: resolve again and compare identities (device and inode).
-        again = os.path.realpath(real_path)
-        try:
-            current = os.stat(again)
-        except OSError:
-            return False
-        same_file = (current.st_dev, current.st_ino) == (stat.st_dev, stat.st_ino)
-        return same_file and self._is_inside(again)
 
     # -- files already checked ------------------------------------------------------
 
@@ -260,13 +157,13 @@ class StaticFiles:
                 return False
         if known.body is not None:
             if not known.is_current():
-                self._known_by_path.pop(head.path, None)
+                self._known_by_path.forget(head.path)
                 return False
             exchange.send_response(200, known.headers, known.body)
             return True
-        opened = known.open_if_current(_OPEN_FLAGS)
+        opened = known.open_if_current(OPEN_FLAGS)
         if opened is None:
-            self._known_by_path.pop(head.path, None)
+            self._known_by_path.forget(head.path)
             return False
         fd, stat = opened
         FileResponse(os.fdopen(fd, "rb"), 200, known.headers, count=stat.st_size).send(exchange)
@@ -274,7 +171,7 @@ class StaticFiles:
 
     def _serve_known(self, request: Request, key: Key, known: KnownFile) -> Response | None:
         """Serve a remembered file if it is still the file checked; None otherwise."""
-        opened = known.open_if_current(_OPEN_FLAGS)
+        opened = known.open_if_current(OPEN_FLAGS)
         if opened is None:
             self._known.forget(key)
             return None
@@ -290,17 +187,15 @@ class StaticFiles:
             )
         return FileResponse(file, 200, known.headers, offset=0, count=stat.st_size)
 
-    def _remember(self, request: Request, key: Key, opened: _Opened, name: str) -> None:
+    def _remember(self, request: Request, key: Key, opened: Opened, name: str) -> None:
         known = self._known.remember(key, opened.fd, opened.stat, opened.real_path, name)
         # Mounted at "/", the request path alone names the file: answer_known's key.
         if known is not None and request.path[1:] == request.params.get("path"):
-            if len(self._known_by_path) >= MAX_ENTRIES:
-                self._known_by_path.clear()
-            self._known_by_path[request.raw_path] = known
+            self._known_by_path.put(request.raw_path, known)
 
     # -- answering ----------------------------------------------------------------
 
-    def _serve(self, request: Request, opened: _Opened, name: str) -> Response:
+    def _serve(self, request: Request, opened: Opened, name: str) -> Response:
         file = os.fdopen(opened.fd, "rb")  # owns the descriptor from here
         return serve_file(
             request,
@@ -310,10 +205,14 @@ class StaticFiles:
             stat=opened.stat,
         )
 
-    def _answer_directory(self, request: Request, directory: _Opened, names: list[str]) -> Response:
+    def _answer_directory(self, request: Request, directory: Opened, names: list[str]) -> Response:
         if self.index is not None:
             try:
-                index = self._open_inside(os.path.join(directory.real_path, self.index))
+                index = open_inside(
+                    self.root,
+                    os.path.join(directory.real_path, self.index),
+                    show_dotfiles=self.show_dotfiles,
+                )
             except NotFound:
                 pass
             else:
@@ -332,7 +231,7 @@ class StaticFiles:
             ],
         )
 
-    def _render_listing(self, title: str, directory: _Opened, *, is_root: bool) -> str:
+    def _render_listing(self, title: str, directory: Opened, *, is_root: bool) -> str:
         """The directory's entries as HTML; see `web.listing.render_listing`."""
         entries: list[ListedEntry] = []
         truncated = False
@@ -349,7 +248,7 @@ class StaticFiles:
                     entry_stat = entry.stat()  # follows symlinks
                     if entry.is_symlink():
                         target = os.path.realpath(os.path.join(directory.real_path, entry.name))
-                        if not self._is_servable(target):
+                        if not is_servable(self.root, target, show_dotfiles=self.show_dotfiles):
                             continue  # would be refused anyway: do not advertise it
                 except OSError:
                     continue  # a dangling symlink or an entry removed meanwhile
@@ -361,20 +260,3 @@ class StaticFiles:
         return render_listing(
             title, entries, is_root=is_root, truncated=truncated, unlinkable=unlinkable
         )
-
-
-def _decode_segment(segment: str) -> str:
-    """One path segment, percent-decoded once; refuses what could leave the segment.
-
-    Raises:
-        NotFound: a slash, backslash or NUL, raw or encoded.
-        BadRequest: bytes that are not UTF-8 (including overlong forms like ``%c0%ae``).
-    """
-    # latin-1 recovers the bytes the parser decoded; see RequestHead.target.
-    data = unquote_to_bytes(segment.encode("latin-1"))
-    if b"/" in data or b"\\" in data or b"\x00" in data:
-        raise NotFound()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("request path is not valid UTF-8") from None

@@ -11,6 +11,7 @@ from typing import IO, BinaryIO
 from wsgiref.types import WSGIApplication
 
 from barehttp.protocol.errors import HTTPError
+from barehttp.protocol.memo import Memo
 from barehttp.protocol.writer import has_body
 from barehttp.server.handler import ClientDisconnected, Exchange
 from barehttp.wsgi.environ import base_environ, build_environ
@@ -55,7 +56,8 @@ class _Response:
         self.sent_bytes = 0
 
 
-_STATUS_CODES: dict[str, int] = {}
+# Status lines seen from applications: a handful in practice; bounded for odd ones.
+_STATUS_CODES: Memo[str, int] = Memo(256)
 
 
 def parse_status(status: str) -> int:
@@ -70,9 +72,7 @@ def parse_status(status: str) -> int:
         # RFC 9110 §15.2: 1xx is interim; the server sends 100 Continue itself, and a
         # final 1xx would leave the client waiting for the real response (h11 refuses it).
         raise WSGIError(f"WSGI status {status!r} is not a final status")
-    if len(_STATUS_CODES) < 256:  # a handful in practice; the bound is for odd reasons
-        _STATUS_CODES[status] = int(code)
-    return int(code)
+    return _STATUS_CODES.put(status, int(code))
 
 
 class WSGIHandler:
@@ -243,10 +243,10 @@ class WSGIHandler:
 
 # What a checked application header is: passed on, or the Content-Length (with its
 # value). Applications send the same few pairs on every response, so each pair is
-# checked once; the table is bounded and emptied when full.
+# checked once. Module-level like the writer's field lines, and bounded the same way.
 _PASS = -1
-_HEADER_KINDS: dict[tuple[str, str], int] = {}
 HEADER_CACHE_MAX_ENTRIES = 4_096
+_HEADER_KINDS: Memo[tuple[str, str], int] = Memo(HEADER_CACHE_MAX_ENTRIES)
 
 
 def _header_kind(field: tuple[str, str]) -> int:
@@ -262,10 +262,7 @@ def _header_kind(field: tuple[str, str]) -> int:
         if not value.strip().isdigit():
             raise WSGIError(f"invalid Content-Length {value!r}")
         kind = int(value)
-    if len(_HEADER_KINDS) >= HEADER_CACHE_MAX_ENTRIES:
-        _HEADER_KINDS.clear()
-    _HEADER_KINDS[field] = kind
-    return kind
+    return _HEADER_KINDS.put(field, kind)
 
 
 def _check_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int | None]:
