@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from barehttp import __version__
 from barehttp.app.settings import AccountSettings
+from barehttp.asgi.command import add_asgi_options, run_asgi
 from barehttp.cli_help import FullHelpAction, name_command_parsers, parse_naming_command
 from barehttp.config.deploy import add_deploy_options, add_reload_option, deploy_kwargs
 from barehttp.config.environment import apply_environment
@@ -565,6 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--chdir", default=None, help="change to this directory before loading the app"
     )
     wsgi.set_defaults(run=run_wsgi)
+
+    asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
+    add_asgi_options(asgi)
+    add_server_options(asgi)
+    asgi.set_defaults(run=lambda args: run_asgi(args, server_kwargs(args)))
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)
