@@ -40,7 +40,11 @@ class HttpConnection(asyncio.Protocol):
         self._cycle: HttpCycle | None = None
         self._task: asyncio.Task[None] | None = None
         self._websocket: WebSocketSession | None = None
+        self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline: float | None = None
+        self._deadline_answers = False
         self._head_timer_armed = False
         self._server: tuple[str, int] | None = None
         self._client: tuple[str, int] | None = None
@@ -73,7 +77,9 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        self._cancel_timer()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._state.connections.discard(self)
         if self._flow is not None:
             self._flow.resume_writing()
@@ -236,17 +242,36 @@ class HttpConnection(asyncio.Protocol):
 
     # -- timers --------------------------------------------------------------------
 
+    # One loop timer per connection, moved lazily: a keep-alive request sets and
+    # clears two deadlines (idle, then head), and moving a deadline is an assignment.
     def _arm(self, seconds: float, *, status: bool = False) -> None:
-        self._cancel_timer()
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._on_timeout, status)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
+        loop = self._loop
+        deadline = loop.time() + seconds
+        self._deadline = deadline
+        self._deadline_answers = status
+        if self._timer is not None and self._timer_at > deadline:
             self._timer.cancel()
             self._timer = None
+        if self._timer is None:
+            self._timer_at = deadline
+            self._timer = loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        self._deadline = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self._closed:
+            return
+        if self._loop.time() < deadline:  # moved later since scheduled
+            self._timer_at = deadline
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        self._deadline = None
+        self._on_timeout(self._deadline_answers)
 
     def _on_timeout(self, answer: bool) -> None:
-        self._timer = None
         if self._cycle is not None or self._websocket is not None:
             return
         if answer:  # a request head that did not complete in time

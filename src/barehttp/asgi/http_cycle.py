@@ -148,14 +148,16 @@ class HttpCycle:
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
         transport = self._transport
-        if not self._head_written:
-            transport.write(self._head(len(body) if not more else None))
+        # One write per message, so a response sent at once costs one send() call.
+        out = b"" if self._head_written else self._head(len(body) if not more else None)
         if body and self._sends_body():
-            transport.write(encode_chunk(body) if self._chunked else body)
+            out += encode_chunk(body) if self._chunked else body
             self.bytes_sent += len(body)
+        if not more and self._chunked:
+            out += LAST_CHUNK
+        if out:
+            transport.write(out)
         if not more:
-            if self._chunked:
-                transport.write(LAST_CHUNK)
             self.response_complete = True
             self._wake()
             self._on_done(self)
