@@ -112,6 +112,21 @@ def test_slow_head_gets_408(start: StartAsgi) -> None:
     assert exchange(server.port, b"GET / HTTP/1.1\r\nHost:").startswith(b"HTTP/1.1 408")
 
 
+def test_stalled_body_gets_408(start: StartAsgi) -> None:
+    server = start(APP, "--body-timeout", "0.3")
+    stalled = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf"
+    assert exchange(server.port, stalled).startswith(b"HTTP/1.1 408")
+
+
+def test_client_that_does_not_read_is_dropped(start: StartAsgi, markers: Path) -> None:
+    server = start(APP, "--write-timeout", "0.3")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /flood?token=w1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The app's sends stop waiting once the server drops us; we never read.
+        wait_until((markers / "w1-flooded").exists, TIMEOUT_S, "the server to drop the reader")
+
+
 def test_idle_connection_is_closed(start: StartAsgi) -> None:
     server = start(APP, "--idle-timeout", "0.3")
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:

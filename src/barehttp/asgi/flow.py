@@ -9,10 +9,11 @@ class FlowControl:
     """Writers wait while the kernel and transport buffers are full; reads pause
     while the application has not taken what was already received."""
 
-    __slots__ = ("_read_paused", "_transport", "_waiters", "_write_paused")
+    __slots__ = ("_read_paused", "_transport", "_waiters", "_write_paused", "_write_timeout_s")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, write_timeout_s: float) -> None:
         self._transport = transport
+        self._write_timeout_s = write_timeout_s
         self._read_paused = False
         self._write_paused = False
         self._waiters: list[asyncio.Future[None]] = []
@@ -40,8 +41,14 @@ class FlowControl:
         self._waiters.clear()
 
     async def drain(self) -> None:
-        """Return once the transport accepts more bytes (or the connection is gone)."""
+        """Return once the transport accepts more bytes, or the connection is gone.
+
+        A client that reads nothing for ``write_timeout_s`` is dropped (Limits).
+        """
         if self._write_paused and not self._transport.is_closing():
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await asyncio.wait_for(waiter, self._write_timeout_s)
+            except TimeoutError:
+                self._transport.abort()

@@ -30,6 +30,11 @@ from barehttp.server.listener import socket_address
 
 logger = logging.getLogger("barehttp.asgi")
 
+# What the connection's one deadline is for (Limits names each timeout).
+_IDLE = 0  # idle_timeout_s: no request on a keep-alive connection; closed silently
+_HEAD = 1  # header_timeout_s: from a request's first byte to its whole head; 408
+_BODY = 2  # body_timeout_s: the longest pause between request body bytes; 408
+
 
 class HttpConnection(asyncio.Protocol):
     def __init__(self, state: ServerState) -> None:
@@ -44,7 +49,7 @@ class HttpConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._deadline: float | None = None
-        self._deadline_answers = False
+        self._deadline_kind = _IDLE
         self._head_timer_armed = False
         self._server: tuple[str, int] | None = None
         self._client: tuple[str, int] | None = None
@@ -54,7 +59,7 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport = cast(asyncio.Transport, transport)
-        self._flow = FlowControl(transport)
+        self._flow = FlowControl(transport, self._state.limits.write_timeout_s)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             self._server = socket_address(sock.getsockname())
@@ -64,7 +69,7 @@ class HttpConnection(asyncio.Protocol):
             self._refuse(ServiceUnavailable("too many open connections"))
             return
         state.connections.add(self)
-        self._arm(state.limits.idle_timeout_s)
+        self._arm(state.limits.idle_timeout_s, _IDLE)
 
     def data_received(self, data: bytes) -> None:
         if self._websocket is not None:
@@ -72,7 +77,7 @@ class HttpConnection(asyncio.Protocol):
             return
         if self._cycle is None and not self._head_timer_armed:
             self._head_timer_armed = True  # first byte of a request: the head has a deadline
-            self._arm(self._state.limits.header_timeout_s, status=True)
+            self._arm(self._state.limits.header_timeout_s, _HEAD)
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -134,9 +139,11 @@ class HttpConnection(asyncio.Protocol):
             elif isinstance(event, BodyData):
                 assert self._cycle is not None
                 self._cycle.feed_body(event.data)
+                self._arm(self._state.limits.body_timeout_s, _BODY)  # a pause, not the total
             elif isinstance(event, EndOfMessage):
                 assert self._cycle is not None
                 self._cycle.end_body()
+                self._cancel_timer()
         if parser.buffered_bytes > self._state.limits.max_request_line_bytes and (
             parser.state is ParseState.DONE
         ):
@@ -171,6 +178,8 @@ class HttpConnection(asyncio.Protocol):
             self._websocket = session
             session.start()
             return
+        if head.chunked or head.content_length:
+            self._arm(state.limits.body_timeout_s, _BODY)
         cycle = HttpCycle(head, state, self._transport, self._flow, self._on_response_done)
         self._cycle = cycle
         scope = http_scope(head, state, self._server, self._client)
@@ -217,10 +226,10 @@ class HttpConnection(asyncio.Protocol):
         parser.start_next()
         assert self._flow is not None
         self._flow.resume_reading()
-        self._arm(state.limits.idle_timeout_s)
+        self._arm(state.limits.idle_timeout_s, _IDLE)
         if parser.buffered_bytes:
             self._head_timer_armed = True
-            self._arm(state.limits.header_timeout_s, status=True)
+            self._arm(state.limits.header_timeout_s, _HEAD)
             self._feed(b"")  # a pipelined request
 
     def _refuse(self, error: HTTPError) -> None:
@@ -244,11 +253,11 @@ class HttpConnection(asyncio.Protocol):
 
     # One loop timer per connection, moved lazily: a keep-alive request sets and
     # clears two deadlines (idle, then head), and moving a deadline is an assignment.
-    def _arm(self, seconds: float, *, status: bool = False) -> None:
+    def _arm(self, seconds: float, kind: int) -> None:
         loop = self._loop
         deadline = loop.time() + seconds
         self._deadline = deadline
-        self._deadline_answers = status
+        self._deadline_kind = kind
         if self._timer is not None and self._timer_at > deadline:
             self._timer.cancel()
             self._timer = None
@@ -269,12 +278,20 @@ class HttpConnection(asyncio.Protocol):
             self._timer = self._loop.call_at(deadline, self._on_timer)
             return
         self._deadline = None
-        self._on_timeout(self._deadline_answers)
+        self._on_timeout(self._deadline_kind)
 
-    def _on_timeout(self, answer: bool) -> None:
-        if self._cycle is not None or self._websocket is not None:
+    def _on_timeout(self, kind: int) -> None:
+        cycle = self._cycle
+        if kind == _BODY:  # RFC 9110 §15.5.9: the body stalled
+            if cycle is not None and not cycle.body_complete:
+                cycle.disconnect()
+                if cycle.response_started:
+                    self._close()
+                else:
+                    self._refuse(RequestTimeout("request body not received in time"))
+        elif cycle is not None or self._websocket is not None:
             return
-        if answer:  # a request head that did not complete in time
+        elif kind == _HEAD:  # a request head that did not complete in time
             self._refuse(RequestTimeout("request head not received in time"))
         else:
             self._close()

@@ -59,6 +59,12 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         (MARKERS / f"{token}-started").touch()
         await wait_for_file(MARKERS / f"{token}-go")
         await _send_text(send, "slow done")
+    elif path.endswith("/flood"):  # 128 MiB to a client that reads none of it
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(2_048):
+            await send({"type": "http.response.body", "body": b"x" * 65_536, "more_body": True})
+        (MARKERS / f"{token}-flooded").touch()
+        await send({"type": "http.response.body", "body": b""})
     elif path.endswith("/boom"):
         raise RuntimeError("the app broke")
     else:
