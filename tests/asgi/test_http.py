@@ -147,6 +147,17 @@ def test_factory_and_root_path(start: StartAsgi) -> None:
     assert info == {**info, "path": "/api/items", "root_path": "/api", "query": "a=1"}
 
 
+@pytest.mark.parametrize(("allowed", "expected"), [(None, "203.0.113.7"), ("", "127.0.0.1")])
+def test_proxy_headers_from_trusted_peers(
+    start: StartAsgi, allowed: str | None, expected: str
+) -> None:
+    server = start(APP) if allowed is None else start(APP, "--forwarded-allow-ips", allowed)
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    info = httpx.get(server.url("/"), headers=forwarded, timeout=TIMEOUT_S).json()
+    assert info["client_host"] == expected  # 127.0.0.1 is trusted by default
+    assert info["scheme"] == ("https" if allowed is None else "http")
+
+
 def test_sigterm_drains_in_flight_requests(start: StartAsgi, markers: Path) -> None:
     server = start(APP)
     with httpx.Client(timeout=TIMEOUT_S) as client:

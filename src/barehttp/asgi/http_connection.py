@@ -26,7 +26,7 @@ from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.protocol.websocket_handshake import is_upgrade_request, parse_upgrade_request
 from barehttp.protocol.writer import format_head
 from barehttp.server.access_log import log_access
-from barehttp.server.listener import socket_address
+from barehttp.server.listener import UNIX_PEER, socket_address
 
 logger = logging.getLogger("barehttp.asgi")
 
@@ -183,6 +183,7 @@ class HttpConnection(asyncio.Protocol):
         cycle = HttpCycle(head, state, self._transport, self._flow, self._on_response_done)
         self._cycle = cycle
         scope = http_scope(head, state, self._server, self._client)
+        cycle.client = scope["client"]
         self._task = asyncio.get_running_loop().create_task(self._run_app(scope, cycle))
 
     async def _run_app(self, scope: dict[str, Any], cycle: HttpCycle) -> None:
@@ -211,7 +212,7 @@ class HttpConnection(asyncio.Protocol):
         if state.access_log:
             log_access(
                 cycle.head,
-                self._client[0] if self._client else "unix",
+                cycle.client[0] if cycle.client else UNIX_PEER,
                 cycle.status,
                 cycle.bytes_sent,
                 log_format=state.access_log_format,

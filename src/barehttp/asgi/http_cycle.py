@@ -50,6 +50,7 @@ class HttpCycle:
         "_waiter",
         "body_complete",
         "bytes_sent",
+        "client",
         "disconnected",
         "head",
         "keep_alive",
@@ -80,6 +81,7 @@ class HttpCycle:
         self._chunked = False
         self._head_written = False
         self.body_complete = False
+        self.client: tuple[str, int] | None = None  # as the app sees it (proxy headers applied)
         self.disconnected = False
         self.keep_alive = head.keep_alive and not state.shutting_down
         self.response_started = False

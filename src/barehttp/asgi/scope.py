@@ -7,6 +7,11 @@ from urllib.parse import unquote
 
 from barehttp.asgi.state import ASGI_VERSION, ServerState
 from barehttp.protocol.events import RequestHead
+from barehttp.protocol.forwarded import resolve_forwarded
+from barehttp.server.listener import UNIX_PEER
+
+_PROXY_FIELDS = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 
 
 def _headers(head: RequestHead) -> list[tuple[bytes, bytes]]:
@@ -28,7 +33,7 @@ def base_scope(
     """
     raw_path = head.path.encode("latin-1")
     path = unquote(head.path, encoding="utf-8", errors="surrogateescape")
-    return {
+    scope = {
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": head.http_version[5:],
@@ -42,6 +47,35 @@ def base_scope(
         "client": client,
         "state": dict(state.lifespan_state),
     }
+    if state.trusted_proxies is not None:
+        _apply_proxy_headers(scope, head, state, client)
+    return scope
+
+
+def _apply_proxy_headers(
+    scope: dict[str, Any], head: RequestHead, state: ServerState, client: tuple[str, int] | None
+) -> None:
+    """From a trusted proxy: the client, scheme and host it reports (RFC 7239, X-Forwarded-*)."""
+    fields = head.headers.items()
+    # Most requests carry none of these: one pass over the names, nothing parsed.
+    if not any(name in _PROXY_FIELDS for name, _ in fields):
+        return
+    assert state.trusted_proxies is not None
+    peer = client[0] if client is not None else UNIX_PEER
+    # A Unix socket's peer is a local process the file's mode let in.
+    forwarded = resolve_forwarded(
+        peer, fields, state.trusted_proxies, is_peer_trusted=True if client is None else None
+    )
+    if forwarded.client is not None:
+        scope["client"] = (forwarded.client, 0)
+    if forwarded.scheme is not None:
+        scheme = forwarded.scheme
+        scope["scheme"] = (
+            _WEBSOCKET_SCHEMES.get(scheme, scheme) if scope["type"] == "websocket" else scheme
+        )
+    if forwarded.host is not None:
+        kept = [(name, value) for name, value in scope["headers"] if name != b"host"]
+        scope["headers"] = [(b"host", forwarded.host.encode("latin-1")), *kept]
 
 
 def http_scope(

@@ -14,6 +14,7 @@ from barehttp.asgi.http_connection import HttpConnection
 from barehttp.asgi.lifespan import Lifespan, LifespanFailure
 from barehttp.asgi.loader import ASGIApp
 from barehttp.asgi.state import ServerState
+from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.listener import describe_listener
 from barehttp.server.signals import FORCED_EXIT_STATUS, exit_status
@@ -38,17 +39,20 @@ def serve_asgi(
     access_log: bool = True,
     access_log_format: str = "common",
     ready: Callable[[], None] | None = None,
+    forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     **unsupported: Any,
 ) -> int:
     """Serve until SIGINT or SIGTERM; the exit status (0 when every request drained)."""
     for name, value in unsupported.items():
-        # Proxy headers (forwarded_allow_ips, which has a default) are not applied yet.
         if value and name in ("certfile", "keyfile", "redirect_http_port"):
             raise NotYetSupported(f"--{name.replace('_', '-')} is not supported by asgi yet")
     state = ServerState(
         app=app_factory(),
         limits=limits,
         root_path=root_path.rstrip("/"),
+        trusted_proxies=(
+            None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)
+        ),
         access_log=access_log,
         access_log_format=access_log_format,
     )

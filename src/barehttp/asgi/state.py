@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from barehttp.asgi.loader import ASGIApp
+from barehttp.protocol.forwarded import TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.protocol.writer import format_http_date
@@ -34,6 +35,7 @@ class ServerState:
     limits: Limits
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     root_path: str = ""
+    trusted_proxies: TrustedProxies | None = None  # whose proxy headers are believed
     access_log: bool = True
     access_log_format: str = "common"
     lifespan_state: dict[str, Any] = field(default_factory=dict)

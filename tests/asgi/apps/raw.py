@@ -80,6 +80,8 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "root_path": scope["root_path"],
             "query": scope["query_string"].decode(),
             "client_port": scope["client"][1],
+            "client_host": scope["client"][0],
+            "scheme": scope["scheme"],
             "body_bytes": len(body),
         }
         await _send_text(send, json.dumps(info))
