@@ -570,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
     add_asgi_options(asgi)
     add_server_options(asgi)
+    add_reload_option(asgi)
     asgi.set_defaults(run=lambda args: run_asgi(args, server_kwargs(args)))
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
