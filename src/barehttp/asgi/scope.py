@@ -12,6 +12,12 @@ from barehttp.server.listener import UNIX_PEER
 
 _PROXY_FIELDS = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+_SCHEMES = {
+    ("http", False): "http",
+    ("http", True): "https",
+    ("websocket", False): "ws",
+    ("websocket", True): "wss",
+}
 
 
 def _headers(head: RequestHead) -> list[tuple[bytes, bytes]]:
@@ -37,7 +43,7 @@ def base_scope(
         "type": kind,
         "asgi": ASGI_VERSION,
         "http_version": head.http_version[5:],
-        "scheme": "ws" if kind == "websocket" else "http",
+        "scheme": _SCHEMES[kind, state.tls],
         "path": state.root_path + path,
         "raw_path": raw_path,
         "query_string": head.query.encode("latin-1"),

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProx
 from barehttp.protocol.limits import Limits
 from barehttp.server.listener import describe_listener
 from barehttp.server.signals import FORCED_EXIT_STATUS, exit_status
+from barehttp.server.tls import make_server_context
 
 logger = logging.getLogger("barehttp.asgi")
 LIFESPAN_FAILED_STATUS = 1  # startup failed: the app's message is logged
@@ -40,13 +42,17 @@ def serve_asgi(
     access_log_format: str = "common",
     ready: Callable[[], None] | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     **unsupported: Any,
 ) -> int:
     """Serve until SIGINT or SIGTERM; the exit status (0 when every request drained)."""
     for name, value in unsupported.items():
-        if value and name in ("certfile", "keyfile", "redirect_http_port"):
+        if value and name == "redirect_http_port":
             raise NotYetSupported(f"--{name.replace('_', '-')} is not supported by asgi yet")
+    ssl_context = make_server_context(certfile, keyfile) if certfile else None
     state = ServerState(
+        tls=ssl_context is not None,
         app=app_factory(),
         limits=limits,
         root_path=root_path.rstrip("/"),
@@ -56,7 +62,7 @@ def serve_asgi(
         access_log=access_log,
         access_log_format=access_log_format,
     )
-    return asyncio.run(_serve(state, listeners, lifespan, ready))
+    return asyncio.run(_serve(state, listeners, lifespan, ready, ssl_context))
 
 
 async def _serve(
@@ -64,6 +70,7 @@ async def _serve(
     listeners: list[socket.socket],
     lifespan_mode: str,
     ready: Callable[[], None] | None,
+    ssl_context: ssl.SSLContext | None,
 ) -> int:
     loop = asyncio.get_running_loop()
     lifespan = Lifespan(state.app, lifespan_mode, state.lifespan_state)
@@ -87,12 +94,18 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal, signum)
     servers = [
         await loop.create_server(
-            lambda: HttpConnection(state), sock=sock, backlog=state.limits.listen_backlog
+            lambda: HttpConnection(state),
+            sock=sock,
+            backlog=state.limits.listen_backlog,
+            ssl=ssl_context,
+            # A TLS handshake is part of the request head's time (slowloris).
+            ssl_handshake_timeout=state.limits.header_timeout_s if ssl_context else None,
         )
         for sock in listeners
     ]
     for sock in listeners:
-        logger.info("listening on %s (ASGI)", describe_listener(sock))
+        scheme = "https" if ssl_context else "http"
+        logger.info("listening on %s (ASGI)", describe_listener(sock, scheme))
     if ready is not None:
         ready()
     await stop.wait()

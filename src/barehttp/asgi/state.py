@@ -35,6 +35,7 @@ class ServerState:
     limits: Limits
     websocket_limits: WebSocketLimits = field(default_factory=WebSocketLimits)
     root_path: str = ""
+    tls: bool = False  # the listeners speak TLS: schemes https and wss
     trusted_proxies: TrustedProxies | None = None  # whose proxy headers are believed
     access_log: bool = True
     access_log_format: str = "common"
