@@ -67,6 +67,15 @@ def test_denial_before_accept_is_403(start: StartAsgi) -> None:
     assert denied.value.response.status_code == 403
 
 
+def test_denial_with_the_apps_own_response(start: StartAsgi) -> None:
+    server = start(APP)
+    with pytest.raises(InvalidStatus) as denied:
+        connect(ws_url(server.port, "/deny-custom"), open_timeout=TIMEOUT_S)
+    response = denied.value.response
+    assert (response.status_code, response.headers["x-why"]) == (401, "token")
+    assert response.body == b"no token"
+
+
 def test_shutdown_closes_websockets_with_1001(start: StartAsgi) -> None:
     server = start(APP)
     with connect(ws_url(server.port, "/echo"), open_timeout=TIMEOUT_S) as websocket:

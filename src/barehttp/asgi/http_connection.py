@@ -172,6 +172,7 @@ class HttpConnection(asyncio.Protocol):
                 return
             scope = base_scope("websocket", head, state, self._server, self._client)
             scope["subprotocols"] = list(upgrade.subprotocols)
+            scope["extensions"] = {"websocket.http.response": {}}
             session = WebSocketSession(
                 scope, upgrade, state, self._transport, self._flow, self._parser.take_buffered()
             )

@@ -66,6 +66,9 @@ class WebSocketSession:
         self._connect_delivered = False
         self._disconnect_queued = False
         self._close_timer: asyncio.TimerHandle | None = None
+        # The websocket.http.response extension: the app's own denial, gathered whole.
+        self._denial: tuple[int, list[tuple[str, str]]] | None = None
+        self._denial_body = bytearray()
         self._task: asyncio.Task[None] | None = None
         self.state = SessionState.CONNECTING
 
@@ -128,6 +131,8 @@ class WebSocketSession:
                 self._accept(message)
             elif kind == "websocket.close":
                 self._deny(403)  # ASGI: a close before accept is an HTTP 403
+            elif kind in ("websocket.http.response.start", "websocket.http.response.body"):
+                self._denial_response(message)
             else:
                 raise RuntimeError(
                     f"expected 'websocket.accept' or 'websocket.close', got {kind!r}"
@@ -170,12 +175,34 @@ class WebSocketSession:
             early, self._pending = bytes(self._pending), bytearray()
             self.data_received(early)
 
-    def _deny(self, status: int) -> None:
-        body = f"{status} {reason_phrase(status)}\n".encode()
+    def _denial_response(self, message: Message) -> None:
+        if message["type"] == "websocket.http.response.start":
+            if self._denial is not None:
+                raise RuntimeError("'websocket.http.response.start' sent twice")
+            fields = [
+                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                for name, value in message.get("headers", ())
+                if bytes(name).lower()
+                not in (b"content-length", b"transfer-encoding", b"connection")
+            ]
+            self._denial = (int(message["status"]), fields)
+            return
+        if self._denial is None:
+            raise RuntimeError("'websocket.http.response.body' before its start")
+        self._denial_body += message.get("body", b"")
+        if not message.get("more_body", False):
+            status, fields = self._denial
+            self._deny(status, fields, bytes(self._denial_body))
+
+    def _deny(
+        self, status: int, fields: list[tuple[str, str]] | None = None, body: bytes | None = None
+    ) -> None:
+        if body is None:
+            body = f"{status} {reason_phrase(status)}\n".encode()
         head = format_head(
             "HTTP/1.1",
             status,
-            [("Content-Type", "text/plain; charset=utf-8")],
+            [("Content-Type", "text/plain; charset=utf-8")] if fields is None else fields,
             date=self._state.http_date(),
             content_length=len(body),
             chunked=False,

@@ -93,6 +93,13 @@ async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if path == "/deny":
         await send({"type": "websocket.close"})
         return
+    if path == "/deny-custom":  # the websocket.http.response extension
+        assert "websocket.http.response" in scope["extensions"]
+        headers = [(b"content-type", b"text/plain"), (b"x-why", b"token")]
+        await send({"type": "websocket.http.response.start", "status": 401, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"token"})
+        return
     if path == "/close-with-reason":
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": 4001, "reason": "done here"})
