@@ -31,9 +31,6 @@ def add_asgi_options(parser: argparse.ArgumentParser) -> None:
 
 def run_asgi(args: argparse.Namespace, server_kwargs: dict[str, Any]) -> int:
     """Load the app (fail fast, before serving), then serve it."""
-    if getattr(args, "workers", 1) != 1:
-        logger.error("--workers is not supported by asgi yet")
-        return 2
     try:
         app = load_app(args.app, chdir=args.chdir)
     except AppLoadError as error:
