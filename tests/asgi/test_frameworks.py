@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.asgi.conftest import StartAsgi
+from tests.wsgi.process import wait_until
 
 TIMEOUT_S = 30.0
 APPS = {"star": "tests.asgi.apps.star:app", "fast": "tests.asgi.apps.fast:app"}
@@ -39,3 +41,14 @@ def test_framework_app(start: StartAsgi, markers: Path, name: str) -> None:
     assert server.stop() == 0
     assert (markers / f"{name}-shutdown").exists()
     assert "Traceback" not in server.log()
+
+
+def test_blocking_endpoint_does_not_stall_the_loop(start: StartAsgi, markers: Path) -> None:
+    server = start(APPS["fast"])
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(httpx.get, server.url("/block?token=b1"), timeout=TIMEOUT_S)
+        wait_until((markers / "b1-started").exists, TIMEOUT_S, "the blocking endpoint")
+        # While it blocks its thread, another request is answered.
+        assert httpx.get(server.url("/items/1"), timeout=TIMEOUT_S).status_code == 200
+        (markers / "b1-go").touch()
+        assert blocked.result(TIMEOUT_S).text == "unblocked"

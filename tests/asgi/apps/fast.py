@@ -31,6 +31,16 @@ def read_item(item_id: int, q: str | None = None) -> dict[str, object]:
     return {"item_id": item_id, "q": q}
 
 
+@app.get("/block", response_class=PlainTextResponse)
+def block(token: str) -> str:
+    """A blocking endpoint: FastAPI runs it in a thread while the loop serves others."""
+    (MARKERS / f"{token}-started").touch()
+    deadline = time.monotonic() + 30
+    while not (MARKERS / f"{token}-go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return "unblocked"
+
+
 @app.get("/numbers")
 def numbers() -> StreamingResponse:
     def generate() -> Iterator[str]:
