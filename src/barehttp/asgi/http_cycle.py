@@ -44,6 +44,7 @@ class HttpCycle:
         "_flow",
         "_head_written",
         "_headers",
+        "_length_left",
         "_on_done",
         "_state",
         "_transport",
@@ -80,6 +81,7 @@ class HttpCycle:
         self._headers: list[tuple[str, str]] = []
         self._chunked = False
         self._head_written = False
+        self._length_left: int | None = None  # of a declared Content-Length
         self.body_complete = False
         self.client: tuple[str, int] | None = None  # as the app sees it (proxy headers applied)
         self.disconnected = False
@@ -153,6 +155,12 @@ class HttpCycle:
         # One write per message, so a response sent at once costs one send() call.
         out = b"" if self._head_written else self._head(len(body) if not more else None)
         if body and self._sends_body():
+            if self._length_left is not None:
+                # RFC 9112 §6.3: more than the declared length would be read as the
+                # start of the next response on a keep-alive connection.
+                if len(body) > self._length_left:
+                    raise ResponseError("response body longer than its Content-Length")
+                self._length_left -= len(body)
             out += encode_chunk(body) if self._chunked else body
             self.bytes_sent += len(body)
         if not more and self._chunked:
@@ -160,6 +168,8 @@ class HttpCycle:
         if out:
             transport.write(out)
         if not more:
+            if self._length_left:  # shorter than declared: only closing can end it
+                self.keep_alive = False
             self.response_complete = True
             self._wake()
             self._on_done(self)
@@ -232,4 +242,6 @@ class HttpCycle:
             keep_alive=self.keep_alive,
         )
         self._head_written = True
+        if content_length is not None and self._sends_body():
+            self._length_left = content_length
         return head

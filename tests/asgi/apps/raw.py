@@ -65,6 +65,12 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "http.response.body", "body": b"x" * 65_536, "more_body": True})
         (MARKERS / f"{token}-flooded").touch()
         await send({"type": "http.response.body", "body": b""})
+    elif path.endswith("/wrong-length"):  # declares 5 bytes, sends what ?send= says
+        body = parse_qs(scope["query_string"].decode())["send"][0].encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
+        )
+        await send({"type": "http.response.body", "body": body})
     elif path.endswith("/boom"):
         raise RuntimeError("the app broke")
     else:
