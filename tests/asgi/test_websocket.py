@@ -76,6 +76,25 @@ def test_denial_with_the_apps_own_response(start: StartAsgi) -> None:
     assert response.body == b"no token"
 
 
+def test_app_failure_after_accept_closes_with_1011(start: StartAsgi) -> None:
+    server = start(APP)
+    url = ws_url(server.port, "/boom-after-accept")
+    with (
+        connect(url, open_timeout=TIMEOUT_S) as websocket,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        websocket.recv(TIMEOUT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    assert "the websocket app broke" in server.log()
+
+
+def test_app_that_never_answers_the_handshake_gets_500(start: StartAsgi) -> None:
+    server = start(APP)
+    with pytest.raises(InvalidStatus) as denied:
+        connect(ws_url(server.port, "/no-answer"), open_timeout=TIMEOUT_S)
+    assert denied.value.response.status_code == 500
+
+
 def test_shutdown_closes_websockets_with_1001(start: StartAsgi) -> None:
     server = start(APP)
     with connect(ws_url(server.port, "/echo"), open_timeout=TIMEOUT_S) as websocket:

@@ -106,6 +106,11 @@ async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
         await send({"type": "websocket.http.response.body", "body": b"token"})
         return
+    if path == "/boom-after-accept":
+        await send({"type": "websocket.accept"})
+        raise RuntimeError("the websocket app broke")
+    if path == "/no-answer":  # returns without accepting or denying
+        return
     if path == "/close-with-reason":
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.close", "code": 4001, "reason": "done here"})
