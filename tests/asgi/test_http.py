@@ -192,6 +192,17 @@ def test_sigterm_drains_in_flight_requests(start: StartAsgi, markers: Path) -> N
     assert server.process.wait(TIMEOUT_S) == 0
 
 
+def test_shutdown_timeout_cuts_what_did_not_finish(start: StartAsgi, markers: Path) -> None:
+    server = start(APP, "--shutdown-timeout", "0.3")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"GET /slow?token=c1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until((markers / "c1-started").exists, TIMEOUT_S, "the slow request")
+        server.signal(signal.SIGTERM)
+        assert read_until_close(sock) == b""  # cut, never answered
+    assert server.process.wait(TIMEOUT_S) == 3  # not everything drained
+    assert "cut at the shutdown timeout" in server.log()
+
+
 def test_bad_app_spec_is_one_line(tmp_path: Path) -> None:
     from barehttp.cli import main
 

@@ -85,7 +85,7 @@ class HttpConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._state.connections.discard(self)
+        self._state.forget(self)
         if self._flow is not None:
             self._flow.resume_writing()
         if self._cycle is not None:

@@ -23,8 +23,6 @@ from barehttp.server.tls import make_server_context
 
 logger = logging.getLogger("barehttp.asgi")
 LIFESPAN_FAILED_STATUS = 1  # startup failed: the app's message is logged
-# While draining, how often the count of open connections is looked at.
-DRAIN_POLL_S = 0.05
 
 
 class NotYetSupported(Exception):
@@ -122,12 +120,14 @@ async def _drain(state: ServerState, servers: list[asyncio.Server]) -> bool:
     for server in servers:
         server.close()
     state.shutting_down = True
+    state.drained = asyncio.Event()
     for connection in list(state.connections):
         connection.shutdown()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + state.limits.shutdown_timeout_s
-    while state.connections and loop.time() < deadline:
-        await asyncio.sleep(DRAIN_POLL_S)
+    if state.connections:
+        try:
+            await asyncio.wait_for(state.drained.wait(), state.limits.shutdown_timeout_s)
+        except TimeoutError:
+            pass
     drained = not state.connections
     if not drained:
         logger.warning("%d connection(s) cut at the shutdown timeout", len(state.connections))

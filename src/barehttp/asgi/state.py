@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -42,8 +43,15 @@ class ServerState:
     lifespan_state: dict[str, Any] = field(default_factory=dict)
     connections: set[Closable] = field(default_factory=set)
     shutting_down: bool = False
+    drained: asyncio.Event | None = None  # set once the last connection closes, at shutdown
     _date_second: int = -1
     _date: str = ""
+
+    def forget(self, connection: Closable) -> None:
+        """A connection closed; at shutdown, the last one ends the drain."""
+        self.connections.discard(connection)
+        if not self.connections and self.drained is not None:
+            self.drained.set()
 
     def http_date(self) -> str:
         """The Date field value (RFC 9110 §6.6.1), formatted once a second."""
