@@ -31,3 +31,14 @@ def test_failed_startup_stops_the_server_with_the_message() -> None:
     assert result.returncode != 0
     assert "database unreachable" in result.stderr
     assert "listening on" not in result.stderr
+
+
+def test_lifespan_on_requires_an_app_that_answers(start: StartAsgi) -> None:
+    command = [str(BAREHTTP), "asgi", "tests.asgi.apps.raw:app", "--port", "0", "--lifespan", "on"]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    assert result.returncode == 1
+    assert "returned without answering" in result.stderr
+    server = start("tests.asgi.apps.raw:app")  # auto: served without lifespan
+    assert httpx.get(server.url("/"), timeout=TIMEOUT_S).status_code == 200

@@ -58,7 +58,8 @@ class Lifespan:
                 logger.info("the application does not support lifespan; serving without it")
                 self._supported = False
                 return
-            raise LifespanFailure(f"{kind}: the application ended without answering: {error!r}")
+            ended = "returned" if error is None else f"raised {error!r}"
+            raise LifespanFailure(f"{kind}: the application {ended} without answering")
         answer = self._answer.result()
         if answer["type"] == f"{kind}.failed":
             raise LifespanFailure(answer.get("message") or f"{kind} failed")
