@@ -56,6 +56,15 @@ def test_disconnect_reaches_the_app(start: StartAsgi, markers: Path) -> None:
     wait_until((markers / "t1-disconnected").exists, TIMEOUT_S, "http.disconnect")
 
 
+def test_disconnect_wakes_every_task_waiting_in_receive(start: StartAsgi, markers: Path) -> None:
+    server = start(APP)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+    sock.sendall(b"POST /two-receivers?token=t2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+    wait_until((markers / "t2-started").exists, TIMEOUT_S, "the app to start")
+    sock.close()
+    wait_until((markers / "t2-disconnected").exists, TIMEOUT_S, "both receivers to see it")
+
+
 def test_streamed_response_is_chunked_and_sent_as_it_comes(start: StartAsgi, markers: Path) -> None:
     server = start(APP)
     with httpx.stream("GET", server.url("/stream?token=s1"), timeout=TIMEOUT_S) as response:

@@ -48,7 +48,7 @@ class HttpCycle:
         "_on_done",
         "_state",
         "_transport",
-        "_waiter",
+        "_waiters",
         "body_complete",
         "bytes_sent",
         "client",
@@ -76,7 +76,9 @@ class HttpCycle:
         self._on_done = on_done
         self._body = bytearray()
         self._body_delivered = False
-        self._waiter: asyncio.Future[None] | None = None
+        # Tasks waiting in receive(): usually one, but an app may also listen for the
+        # disconnect in a second task while the first reads the body.
+        self._waiters: list[asyncio.Future[None]] = []
         self._continue_due = head.expects_continue
         self._headers: list[tuple[str, str]] = []
         self._chunked = False
@@ -109,8 +111,10 @@ class HttpCycle:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     # -- the app's receive -----------------------------------------------------
 
@@ -123,9 +127,9 @@ class HttpCycle:
             if self._continue_due:  # RFC 9110 §10.1.1: the app wants the body
                 self._continue_due = False
                 self._transport.write(format_continue(self.head.http_version))
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-            self._waiter = None
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
         if self.disconnected or self.response_complete:
             return _DISCONNECT
         data = bytes(self._body)

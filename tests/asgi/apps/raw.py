@@ -50,6 +50,19 @@ async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         (MARKERS / f"{token}-disconnected").touch()
+    elif path.endswith("/two-receivers"):  # one task reads the body, another awaits disconnect
+        (MARKERS / f"{token}-started").touch()
+
+        async def await_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            (MARKERS / f"{token}-disconnected").touch()
+
+        watcher = asyncio.create_task(await_disconnect())
+        await asyncio.sleep(0)  # the watcher waits in receive() first
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        await watcher
     elif path.endswith("/stream"):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"first,", "more_body": True})
