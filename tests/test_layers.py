@@ -26,6 +26,7 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "storage": frozenset(),
     "app": frozenset({"web", "storage", "protocol", "server"}),
     "wsgi": frozenset({"protocol", "server"}),
+    "asgi": frozenset({"protocol", "server"}),
     "cli": frozenset({ANY_LAYER}),
     "cli_help": frozenset(),  # argparse helpers of cli, stdlib only
     "cli_commands": frozenset({ANY_LAYER}),  # what each command of cli does

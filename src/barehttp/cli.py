@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from barehttp import __version__
+from barehttp.asgi.command import add_asgi_options, run_asgi
 from barehttp.cli_commands import (
     DEFAULT_ACCOUNT_SETTINGS,
     parse_credit_limit,
@@ -188,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--chdir", default=None, help="change to this directory before loading the app"
     )
     wsgi.set_defaults(run=run_wsgi)
+
+    asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
+    add_asgi_options(asgi)
+    add_server_options(asgi)
+    add_reload_option(asgi)
+    asgi.set_defaults(run=lambda args: run_asgi(args, server_kwargs(args)))
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)

@@ -145,9 +145,9 @@ def child_command(argv: Sequence[str]) -> list[str]:
 
 
 def watched_directories(command: str, chdir: str | None) -> list[Path]:
-    """``wsgi``: the application's directory (``--chdir`` or the current one);
+    """``wsgi``, ``asgi``: the application's directory (``--chdir`` or the current one);
     ``app``: barehttp's own package, whose code the accounts app is."""
-    if command == "wsgi":
+    if command in ("wsgi", "asgi"):
         return [Path(chdir or ".").resolve()]
     return [Path(__file__).resolve().parent.parent]
 

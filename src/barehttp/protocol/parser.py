@@ -92,6 +92,18 @@ class RequestParser:
         self.state = _HEAD
         self._scan_from = 0
 
+    def take_buffered(self) -> bytes:
+        """Hand over the bytes received after a complete request, and forget them.
+
+        For a connection that switches protocols (RFC 9110 §7.8, a WebSocket
+        upgrade): what the client sent after the head belongs to the new protocol.
+        """
+        if self.state is not _DONE:
+            raise RuntimeError("take_buffered() before the current request is complete")
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
     def feed(self, data: bytes) -> list[Event]:
         """Add ``data`` and return the events it completes (maybe none).
 

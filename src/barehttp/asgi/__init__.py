@@ -1,0 +1,1 @@
+"""ASGI 3 hosting: ``barehttp asgi MODULE:APP`` on an asyncio event loop."""
