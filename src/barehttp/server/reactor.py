@@ -14,13 +14,15 @@ thread sends more each time the socket has room, without ever waiting on it.
 from __future__ import annotations
 
 import logging
-import selectors
+import select
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 logger = logging.getLogger("barehttp.server")
+_READ = select.EPOLLIN | select.EPOLLONESHOT
+_WRITE = select.EPOLLOUT | select.EPOLLONESHOT
 
 
 class Parkable(Protocol):
@@ -56,7 +58,16 @@ class Parkable(Protocol):
 
 
 class Reactor:
-    """Watches parked connections for readability and deadlines."""
+    """Watches parked connections for readability and deadlines.
+
+    Parking takes no lock and makes one system call: a connection stays
+    registered with ``EPOLLONESHOT`` from its first parking to its close (the
+    kernel forgets a closed socket), and each parking re-arms it with
+    ``EPOLL_CTL_MOD``. A lock held across that call would be held while the
+    call releases the GIL, and every other parking worker would queue on it.
+    Who owns a parked connection is decided by one ``dict.pop`` (atomic under
+    the GIL): the reactor on an event, the sweep on a deadline, or a drain.
+    """
 
     def __init__(
         self, sweep_interval_s: float = 0.25, clock: Callable[[], float] = time.monotonic
@@ -64,9 +75,9 @@ class Reactor:
         # How often deadlines are checked; a deadline may be overrun by this much.
         self._sweep_interval_s = sweep_interval_s
         self._clock = clock
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         self._parked: dict[int, Parkable] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # close_all() and stop() only: never when parking
         self._closing = False
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="barehttp-reactor", daemon=True)
@@ -78,31 +89,43 @@ class Reactor:
 
     def park(self, connection: Parkable) -> None:
         """Watch ``connection`` until it is readable or its deadline passes."""
-        self._watch(connection, selectors.EVENT_READ, refuse=self._closing)
+        self._watch(connection, _READ)
+        if self._closing:  # close_all() may have listed the parked before this one
+            self._close_if_taken(connection)
 
     def park_writer(self, connection: Parkable) -> None:
         """Send ``connection``'s outbox as the client reads, then ``write_finished()``."""
         # Not refused while draining: a response in flight is finished first.
-        self._watch(connection, selectors.EVENT_WRITE, refuse=self._stopped.is_set())
+        self._watch(connection, _WRITE)
+        if self._stopped.is_set():
+            self._close_if_taken(connection)
 
-    def _watch(self, connection: Parkable, event: int, *, refuse: bool) -> None:
-        with self._lock:
-            if refuse:
-                connection.close()
-                return
-            fd = connection.fileno()
-            self._parked[fd] = connection
-            # Registering from a worker thread while the reactor is in epoll_wait is
-            # safe: the kernel reports the new fd from the next wait (or at once if
-            # it is ready already, since epoll is level-triggered).
-            self._selector.register(fd, event, connection)
+    def _watch(self, connection: Parkable, events: int) -> None:
+        # Into the dict before arming: the reactor may see the event at once.
+        self._parked[connection.fileno()] = connection
+        self._arm(connection, events)
+
+    def _arm(self, connection: Parkable, events: int) -> None:
+        fd = connection.fileno()
+        try:
+            try:
+                # Registered at an earlier parking: re-arm. The kernel reports the fd
+                # at the next wait, or at once if it is ready already.
+                self._epoll.modify(fd, events)
+            except FileNotFoundError:  # first parking (or the fd is a new socket's)
+                self._epoll.register(fd, events)
+        except (OSError, ValueError):  # the reactor stopped and its epoll is closed
+            self._close_if_taken(connection)
+
+    def _close_if_taken(self, connection: Parkable) -> None:
+        if self._take(connection):
+            connection.close()
 
     def expire_readers_by(self, latest: float) -> None:
         """Bring the deadline of every connection waiting for bytes forward to ``latest``."""
-        with self._lock:
-            for connection in self._parked.values():
-                if not connection.is_writing:
-                    connection.deadline = min(connection.deadline, latest)
+        for connection in list(self._parked.values()):
+            if not connection.is_writing:
+                connection.deadline = min(connection.deadline, latest)
 
     def close_all(self) -> None:
         """Refuse further parking and close every connection waiting for a request.
@@ -111,8 +134,8 @@ class Reactor:
         for them, since each holds a pool slot); ``stop()`` closes what remains.
         """
         with self._lock:
-            self._closing = True
-            self._close_parked([c for c in self._parked.values() if not c.is_writing])
+            self._closing = True  # set before listing: a later park() sees it
+            self._close_parked([c for c in list(self._parked.values()) if not c.is_writing])
 
     def stop(self) -> None:
         self.close_all()
@@ -120,40 +143,31 @@ class Reactor:
         self._thread.join(timeout=2 * self._sweep_interval_s + 1)
         with self._lock:  # writers past the drain deadline; the thread is gone
             self._close_parked(list(self._parked.values()))
-        self._selector.close()
+        self._epoll.close()
 
     def _close_parked(self, connections: list[Parkable]) -> None:
-        """Forget and close ``connections``; the caller holds the lock."""
         for connection in connections:
-            del self._parked[connection.fileno()]
-            self._unregister(connection)
-            connection.close()
+            self._close_if_taken(connection)
 
     def _take(self, connection: Parkable) -> bool:
-        """Stop watching ``connection``; False if another thread already took it."""
-        with self._lock:
-            if self._parked.pop(connection.fileno(), None) is None:
-                return False
-            self._unregister(connection)
-        return True
-
-    def _unregister(self, connection: Parkable) -> None:
-        try:
-            self._selector.unregister(connection.fileno())
-        except (KeyError, ValueError, OSError):
-            pass  # already closed by someone else
+        """Own ``connection``; False if another thread already took it."""
+        # The kernel keeps a ONESHOT fd disarmed after its event: nothing to undo.
+        return self._parked.pop(connection.fileno(), None) is connection
 
     def _run(self) -> None:
         clock = self._clock
         interval = self._sweep_interval_s
+        parked = self._parked
         next_sweep = clock() + interval
         while not self._stopped.is_set():
             try:
-                ready = self._selector.select(timeout=interval)
-            except OSError:  # the selector was closed under us during shutdown
+                ready = self._epoll.poll(interval)
+            except (OSError, ValueError):  # the epoll was closed under us during shutdown
                 return
-            for key, _ in ready:
-                connection: Parkable = key.data
+            for fd, _ in ready:
+                connection = parked.get(fd)
+                if connection is None:  # taken by a sweep or a drain meanwhile
+                    continue
                 if connection.is_writing:
                     self._write(connection)
                 elif self._take(connection):
@@ -178,7 +192,10 @@ class Reactor:
         except OSError as error:  # the client went away
             logger.debug("response not completed: %s", error)
             finished = None
-        if finished is False or not self._take(connection):
+        if finished is False:  # the client has not made room for all yet
+            self._arm(connection, _WRITE)
+            return
+        if not self._take(connection):
             return
         try:
             if finished:
@@ -190,11 +207,7 @@ class Reactor:
             connection.close()
 
     def _sweep(self, now: float) -> None:
-        with self._lock:
-            expired = [c for c in self._parked.values() if c.deadline <= now]
-            for connection in expired:
-                del self._parked[connection.fileno()]
-                self._unregister(connection)
+        expired = [c for c in list(self._parked.values()) if c.deadline <= now and self._take(c)]
         for connection in expired:
             try:
                 connection.expire()

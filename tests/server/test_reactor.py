@@ -1,0 +1,136 @@
+"""The reactor on its own: parking re-arms a registered socket, ownership is taken once.
+
+Connections are stand-ins over real socket pairs; the reactor's epoll is real.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from barehttp.server.reactor import Reactor
+
+WAIT_S = 5.0
+
+
+class Parked:
+    """A Parkable reader over one end of a socket pair; records what the reactor did."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.deadline = float("inf")
+        self.resumed = threading.Event()
+        self.expired = threading.Event()
+        self.closed = threading.Event()
+        self.resume_count = 0
+
+    def fileno(self) -> int:
+        return self.fd
+
+    @property
+    def is_writing(self) -> bool:
+        return False
+
+    def write_more(self) -> bool:
+        raise AssertionError("not a writer")
+
+    def write_finished(self) -> None:
+        raise AssertionError("not a writer")
+
+    def resume(self) -> None:
+        self.sock.recv(100)
+        self.resume_count += 1
+        self.resumed.set()
+
+    def expire(self) -> None:
+        self.expired.set()
+        self.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def reactor() -> Iterator[Reactor]:
+    running = Reactor(sweep_interval_s=0.01)
+    yield running
+    running.stop()
+
+
+def parked_pair(reactor: Reactor) -> tuple[Parked, socket.socket]:
+    ours, client = socket.socketpair()
+    connection = Parked(ours)
+    reactor.park(connection)
+    return connection, client
+
+
+def test_parked_again_is_resumed_again(reactor: Reactor) -> None:
+    connection, client = parked_pair(reactor)
+    with client:
+        for round_number in (1, 2, 3):  # the second and third parkings re-arm (EPOLL_CTL_MOD)
+            client.send(b"x")
+            assert connection.resumed.wait(WAIT_S)
+            assert connection.resume_count == round_number
+            assert reactor.parked_count == 0
+            connection.resumed.clear()
+            reactor.park(connection)
+        connection.close()
+
+
+def test_not_resumed_before_bytes_arrive(reactor: Reactor) -> None:
+    connection, client = parked_pair(reactor)
+    with client:
+        client.send(b"x")
+        assert connection.resumed.wait(WAIT_S)
+        connection.resumed.clear()
+        reactor.park(connection)
+        # One-shot: the event already reported must not resume it again.
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            assert not connection.resumed.is_set()
+            time.sleep(0.01)
+        assert reactor.parked_count == 1
+        client.send(b"y")
+        assert connection.resumed.wait(WAIT_S)
+        connection.close()
+
+
+def test_a_new_socket_on_a_closed_ones_fd_is_watched(reactor: Reactor) -> None:
+    first, first_client = parked_pair(reactor)
+    with first_client:
+        first_client.send(b"x")
+        assert first.resumed.wait(WAIT_S)
+        fd = first.fd
+        first.close()  # the kernel forgets it; the next socket may get the same number
+    second, second_client = parked_pair(reactor)
+    with second_client:
+        assert second.fd == fd
+        second_client.send(b"x")
+        assert second.resumed.wait(WAIT_S)
+        second.close()
+
+
+def test_deadline_expires_once(reactor: Reactor) -> None:
+    connection, client = parked_pair(reactor)
+    with client:
+        connection.deadline = time.monotonic()
+        assert connection.expired.wait(WAIT_S)
+        assert reactor.parked_count == 0
+        assert not connection.resumed.is_set()
+
+
+def test_close_all_closes_the_parked_and_refuses_later_ones(reactor: Reactor) -> None:
+    connection, client = parked_pair(reactor)
+    with client:
+        reactor.close_all()
+        assert connection.closed.is_set()
+        late, late_client = parked_pair(reactor)
+        with late_client:
+            assert late.closed.is_set()
+            assert reactor.parked_count == 0
