@@ -98,3 +98,20 @@ def test_body_timeout_follows_the_clock(start_server: StartServer) -> None:
     reader = ResponseReader(sock)
     assert reader.read_response().status == 408
     assert reader.is_closed(timeout=WAIT_S)
+
+
+def test_a_first_request_has_the_head_time_not_the_idle_timeout(start_server: StartServer) -> None:
+    """A new connection is not an idle keep-alive one: a client held up between
+    connect() and send() for longer than idle_timeout_s is still answered."""
+    clock = FakeClock()
+    server = start(start_server, clock, idle_timeout_s=5.0)
+    witness = server.connect()  # answered once: from now on an idle keep-alive connection
+    witness.sendall(GET)
+    witness_reader = ResponseReader(witness)
+    assert witness_reader.read_response().body == HELLO
+    fresh = server.connect()
+    wait_parked(server, 2)
+    clock.advance(LONG_S / 2)  # far past the idle timeout, within the head's time
+    assert witness_reader.is_closed(timeout=WAIT_S)  # a sweep ran after the advance
+    fresh.sendall(GET)
+    assert ResponseReader(fresh).read_response().body == HELLO

@@ -50,7 +50,8 @@ def test_idle_keep_alive_connection_is_closed(start_server: StartServer) -> None
 
 
 def test_connection_that_never_sends_is_closed(start_server: StartServer) -> None:
-    server = start_server(idle_timeout_s=0.5)
+    # Its first request has the head's time (header_timeout_s), not the idle timeout.
+    server = start_server(header_timeout_s=0.5, idle_timeout_s=30.0)
     sock = server.connect()
     elapsed = seconds_until_closed(sock, timeout=3.0)
     assert elapsed <= 1.5

@@ -32,7 +32,9 @@ class Limits:
     max_chunk_count: int = 16_384  # 413: chunks in one chunked body (each costs CPU)
 
     # Timeouts (server layer), seconds.
-    header_timeout_s: float = 10.0  # 408, then close: slowloris cannot keep a head open
+    # 408, then close: slowloris cannot keep a head open. Also the wait for a new
+    # connection's first request (as nginx's client_header_timeout).
+    header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0  # 408/close: longest pause between body bytes
     # 408/close: after body_timeout_s of grace, a body must keep this average rate, so
     # a client trickling a byte now and then (R-U-Dead-Yet) cannot hold a worker; 0: off.
@@ -40,7 +42,7 @@ class Limits:
     # After a response, the rest of an unread request body is read and dropped for at
     # most this long (worker time), then the connection is closed.
     drain_timeout_s: float = 0.1
-    idle_timeout_s: float = 5.0  # keep-alive connection with no request is closed
+    idle_timeout_s: float = 5.0  # kept-alive connection (after a response) with no request
     write_timeout_s: float = 30.0  # client that does not read its response is dropped
     linger_s: float = 0.05  # a worker waits this long for the next request before parking
     # One TLS read (handshake included) waits at most this long, then the connection is

@@ -292,7 +292,7 @@ class Connection:
                 self.close()
                 return None
             self._enter(_READING_HEAD)
-            self.idle_since = self.context.clock()  # the first request may take idle_timeout_s
+            self.request_started = self.context.clock()  # the first head's time starts
         # Decrypted bytes may wait inside the SSL object, where epoll cannot see
         # them: read those before ever parking.
         if self._is_rushed() and not transport.has_tls_bytes_now():
@@ -317,6 +317,8 @@ class Connection:
         if self.gathering is not None:
             self.deadline = self.gathering.deadline
         elif self.reader.parser.is_mid_request or self.state is not _READING_HEAD:  # a hello
+            self.deadline = self.request_started + limits.header_timeout_s
+        elif not self.responses_sent:  # a first request has the head's time, as in nginx, Go
             self.deadline = self.request_started + limits.header_timeout_s
         else:
             self.deadline = self.idle_since + limits.idle_timeout_s
