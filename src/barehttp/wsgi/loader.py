@@ -2,72 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
-import re
-import sys
 import traceback
-from collections.abc import Callable
+from typing import cast
 from wsgiref.types import WSGIApplication
 
-_SPEC = re.compile(r"(?P<module>[\w.]+)(?::(?P<name>[\w.]+)(?P<call>\(\))?)?")
+from barehttp.server.app_loader import AppLoadError, load_callable, prepare_import_path
 
-
-class AppLoadError(Exception):
-    """The application spec could not be turned into a WSGI callable."""
+__all__ = ["AppLoadError", "check_app", "load_app"]
 
 
 def load_app(spec: str, *, chdir: str | None = None) -> WSGIApplication:
-    """Load ``spec``; the working directory goes on ``sys.path`` (as gunicorn does).
-
-    ``MODULE`` alone means ``MODULE:application`` (the Django convention), and
-    ``MODULE:create_app()`` calls a factory without arguments.
-    """
-    match = _SPEC.fullmatch(spec.strip())
-    if match is None:
-        raise AppLoadError(f"expected MODULE:APP or MODULE:factory(), got {spec!r}")
-    _prepare_import_path(chdir)
-    try:
-        module = importlib.import_module(match.group("module"))
-    except ImportError as error:
-        raise AppLoadError(f"cannot import {match.group('module')!r}: {error}") from error
-    target: object = module
-    for part in (match.group("name") or "application").split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise AppLoadError(f"{spec!r}: {part!r} not found") from None
-    if match.group("call"):
-        if not callable(target):
-            raise AppLoadError(f"{spec!r}: factory is not callable")
-        _check_takes_no_arguments(spec, target)
-        target = target()
-    if not callable(target):
-        raise AppLoadError(f"{spec!r} is not a callable WSGI application")
-    app: WSGIApplication = target
-    return app
-
-
-def _check_takes_no_arguments(spec: str, factory: Callable[..., object]) -> None:
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # no signature to check (a builtin): just call it
-        return
-    try:
-        signature.bind()
-    except TypeError:
-        raise AppLoadError(
-            f"{spec!r}: the factory needs arguments {signature}; it is called with none"
-        ) from None
-
-
-def _prepare_import_path(chdir: str | None) -> None:
-    if chdir:
-        os.chdir(chdir)
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
+    """Load ``spec``; ``MODULE`` alone means ``MODULE:application`` (the Django
+    convention). See :func:`barehttp.server.app_loader.load_callable`."""
+    app = load_callable(spec, default_name="application", kind="WSGI", chdir=chdir)
+    return cast(WSGIApplication, app)
 
 
 def check_app(spec: str, *, chdir: str | None = None) -> None:
@@ -80,7 +29,7 @@ def check_app(spec: str, *, chdir: str | None = None) -> None:
     Raises:
         AppLoadError: the child could not load ``spec``; the message says why.
     """
-    _prepare_import_path(chdir)  # in the parent, so that the workers inherit it
+    prepare_import_path(chdir)  # in the parent, so that the workers inherit it
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: load, report, and leave without running parent cleanup
