@@ -133,13 +133,16 @@ def start_barehttp(
     cwd: Path = REPO_ROOT,
     environment: dict[str, str] | None = None,
     workers: int = 0,
+    host_command: str = "wsgi",
 ) -> ServerProcess:
     """Start ``barehttp wsgi ARGUMENTS --host 127.0.0.1 --port 0``; wait until it listens.
+
+    ``host_command`` "asgi" starts ``barehttp asgi`` the same way.
 
     With ``workers`` set, also wait until that many worker processes run.
     """
     env = {**os.environ, **(environment or {})}
-    command = [str(BAREHTTP), "wsgi", *arguments, "--host", "127.0.0.1", "--port", "0"]
+    command = [str(BAREHTTP), host_command, *arguments, "--host", "127.0.0.1", "--port", "0"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
