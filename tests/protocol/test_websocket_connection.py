@@ -273,6 +273,10 @@ def test_limits_at_their_bound_pass() -> None:
         {"deflate_min_message_bytes": -1},
         {"max_frame_bytes": 1.5},
         {"max_frame_bytes": True},
+        {"max_queued_messages": 0},
+        {"close_timeout_s": 0},
+        {"ping_interval_s": float("inf")},
+        {"ping_timeout_s": "5"},
     ],
     ids=lambda fields: "-".join(f"{name}={value}" for name, value in fields.items()),
 )

@@ -14,12 +14,6 @@ from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.protocol.writer import format_http_date
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
-# A WebSocket that the server closes (at shutdown, or after the app's Close) waits this
-# long for the peer's Close before it drops TCP (RFC 6455 §7.1.1: the server closes first).
-WEBSOCKET_CLOSE_TIMEOUT_S = 5.0
-# Messages received on a WebSocket and not yet taken by the app: past this many,
-# the server stops reading that socket until the app catches up.
-WEBSOCKET_QUEUE_MESSAGES = 32
 
 
 class Closable(Protocol):

@@ -17,7 +17,7 @@ from typing import Any
 
 from barehttp.asgi.flow import FlowControl
 from barehttp.asgi.loader import Message
-from barehttp.asgi.state import WEBSOCKET_CLOSE_TIMEOUT_S, WEBSOCKET_QUEUE_MESSAGES, ServerState
+from barehttp.asgi.state import ServerState
 from barehttp.protocol.websocket_connection import WebSocketConnection
 from barehttp.protocol.websocket_errors import CloseCode
 from barehttp.protocol.websocket_events import (
@@ -106,7 +106,7 @@ class WebSocketSession:
             await self._waiter
             self._waiter = None
         message = self._messages.popleft()
-        if len(self._messages) < WEBSOCKET_QUEUE_MESSAGES:
+        if len(self._messages) < self._state.websocket_limits.max_queued_messages:
             self._flow.resume_reading()
         return message
 
@@ -116,7 +116,7 @@ class WebSocketSession:
                 return
             self._disconnect_queued = True
         self._messages.append(message)
-        if len(self._messages) >= WEBSOCKET_QUEUE_MESSAGES:
+        if len(self._messages) >= self._state.websocket_limits.max_queued_messages:
             self._flow.pause_reading()  # the app reads at its own pace
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -221,7 +221,9 @@ class WebSocketSession:
         self._transport.write(connection.data_to_send())
         self.state = SessionState.CLOSING
         loop = asyncio.get_running_loop()
-        self._close_timer = loop.call_later(WEBSOCKET_CLOSE_TIMEOUT_S, self._transport.close)
+        self._close_timer = loop.call_later(
+            self._state.websocket_limits.close_timeout_s, self._transport.close
+        )
 
     # -- from the connection -----------------------------------------------------
 

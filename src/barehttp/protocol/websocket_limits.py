@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 # RFC 7692 §7.1.2: LZ77 window sizes, as a base-2 logarithm. The RFC allows 8, but zlib
@@ -34,12 +35,35 @@ class WebSocketLimits:
     deflate_min_message_bytes: int = 32
     # permessage-deflate: zlib compression level 1 (fast) .. 9 (small); 0 stores.
     deflate_level: int = 6
+    # Messages received and not yet taken by the application: past this many, the
+    # server stops reading that socket (TCP back-pressure) until the app catches up.
+    max_queued_messages: int = 32
+    # 1006 (dropped): after the server sends its Close, it waits this long for the
+    # peer's Close before it drops TCP (RFC 6455 §7.1.1: the server closes first).
+    close_timeout_s: float = 5.0
+    # The server sends a Ping after this long without hearing from the peer
+    # (RFC 6455 §5.5.2), so dead peers and idle NAT mappings are noticed.
+    ping_interval_s: float = 20.0
+    # 1011: a Ping unanswered (no frame at all from the peer) for this long closes
+    # the connection as gone.
+    ping_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            if field.name.endswith("_s"):
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise ValueError(f"{field.name} must be a number of seconds, not {value!r}")
+                if not math.isfinite(value) or value < 0.001:
+                    raise ValueError(
+                        f"{field.name} must be finite and at least 0.001, not {value!r}"
+                    )
+            elif not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{field.name} must be an integer, not {value!r}")
+        if self.max_queued_messages < 1:
+            raise ValueError(
+                f"max_queued_messages must be at least 1, not {self.max_queued_messages}"
+            )
         for name in (
             "max_frame_bytes",
             "max_message_bytes",
