@@ -8,13 +8,14 @@ import sys
 from collections.abc import Sequence
 
 from barehttp import __version__
-from barehttp.asgi.command import add_asgi_options, run_asgi
+from barehttp.asgi.command import add_asgi_options
 from barehttp.cli_commands import (
     DEFAULT_ACCOUNT_SETTINGS,
     parse_credit_limit,
     parse_session_lifetime,
     parse_worker_count,
     run_app,
+    run_asgi_command,
     run_db_copy,
     run_hello,
     run_serve,
@@ -79,7 +80,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
-    """Pre-forked worker processes (``wsgi`` and ``app``)."""
+    """Pre-forked worker processes (``wsgi``, ``asgi`` and ``app``)."""
     group = parser.add_argument_group("worker processes")
     group.add_argument(
         "--workers",
@@ -193,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
     add_asgi_options(asgi)
     add_server_options(asgi)
+    add_worker_options(asgi)
     add_reload_option(asgi)
-    asgi.set_defaults(run=lambda args: run_asgi(args, server_kwargs(args)))
+    asgi.set_defaults(run=run_asgi_command)
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from barehttp.app.settings import AccountSettings
 from barehttp.cli_limits import limits_from_args
 from barehttp.config.deploy import deploy_kwargs
-from barehttp.config.startup import port_hint, wsgi_load_check
+from barehttp.config.startup import app_load_check, port_hint
 from barehttp.server.signals import set_reexec_check
 from barehttp.server.workers import WorkerOptions
 
@@ -133,7 +133,7 @@ def run_wsgi(args: argparse.Namespace) -> int:
             check_app(spec, chdir=chdir)  # workers import it themselves: SIGHUP reloads code
         else:
             load_app(spec, chdir=chdir)
-            set_reexec_check(wsgi_load_check(spec))  # SIGHUP: new code must load first
+            set_reexec_check(app_load_check(spec))  # SIGHUP: new code must load first
     except AppLoadError as error:
         logging.getLogger("barehttp").error("%s", error)
         return 2
@@ -145,6 +145,15 @@ def run_wsgi(args: argparse.Namespace) -> int:
         max_requests=args.max_requests,
         max_requests_jitter=args.max_requests_jitter,
     )
+
+
+def run_asgi_command(args: argparse.Namespace) -> int:
+    from barehttp.asgi.command import run_asgi
+
+    workers = worker_options_from_args(args)
+    if workers is None:  # SIGHUP re-executes in place once the new code loads
+        set_reexec_check(app_load_check(args.app, "barehttp.asgi.loader"))
+    return run_asgi(args, server_kwargs(args), workers)
 
 
 def run_app(args: argparse.Namespace) -> int:

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from barehttp.asgi.lifespan import LIFESPAN_MODES
-from barehttp.asgi.loader import AppLoadError, load_app
+from barehttp.asgi.loader import AppLoadError, check_app, load_app
 from barehttp.asgi.serve import NotYetSupported, serve_asgi
+from barehttp.server.workers import WorkerOptions
 
 logger = logging.getLogger("barehttp")
 
@@ -29,16 +30,29 @@ def add_asgi_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_asgi(args: argparse.Namespace, server_kwargs: dict[str, Any]) -> int:
-    """Load the app (fail fast, before serving), then serve it."""
+def run_asgi(
+    args: argparse.Namespace, server_kwargs: dict[str, Any], workers: WorkerOptions | None
+) -> int:
+    """Load the app (fail fast, before serving or forking), then serve it."""
+    spec: str = args.app
     try:
-        app = load_app(args.app, chdir=args.chdir)
+        if workers is not None:
+            check_app(spec, chdir=args.chdir)  # workers import it themselves: SIGHUP reloads
+            app = None
+        else:
+            app = load_app(spec, chdir=args.chdir)
     except AppLoadError as error:
         logger.error("%s", error)
         return 2
     kwargs = {k: v for k, v in server_kwargs.items() if k not in ("host", "port")}
     try:
-        return serve_asgi(lambda: app, root_path=args.root_path, lifespan=args.lifespan, **kwargs)
+        return serve_asgi(
+            (lambda: app) if app is not None else (lambda: load_app(spec)),
+            root_path=args.root_path,
+            lifespan=args.lifespan,
+            workers=workers,
+            **kwargs,
+        )
     except NotYetSupported as error:
         logger.error("%s", error)
         return 2

@@ -104,11 +104,15 @@ class HttpConnection(asyncio.Protocol):
     # -- server shutdown ---------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Close if idle; otherwise the response in flight is the last (Connection: close)."""
+        """The response in flight is the last (Connection: close). An idle connection
+        gets ``drain_keep_alive_s`` for a request on its way (a new connection's first,
+        a kept-alive one's next), answered with Connection: close; closing at once could
+        reset a request the client already sent."""
         if self._websocket is not None:
             self._websocket.shutdown()
         elif self._cycle is None:
-            self._close()
+            if not self._head_timer_armed:  # no request has begun: wait briefly, then close
+                self._arm(self._state.limits.drain_keep_alive_s, _IDLE)
         elif not self._cycle.response_started:
             self._cycle.keep_alive = False
 
@@ -221,6 +225,7 @@ class HttpConnection(asyncio.Protocol):
             )
         self._cycle = None
         self._task = None
+        state.count_response()
         parser = self._parser
         if not cycle.keep_alive or state.shutting_down or parser.state is not ParseState.DONE:
             self._close()  # an unread body: its bytes cannot be told from the next request

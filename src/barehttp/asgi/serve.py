@@ -1,28 +1,23 @@
-"""serve_asgi: listeners, the event loop, lifespan, signals and the graceful drain."""
+"""serve_asgi: the ASGI host in this process, or in pre-forked workers under a supervisor."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import signal
 import socket
-import ssl
 from collections.abc import Callable
 from typing import Any
 
-from barehttp.asgi.http_connection import HttpConnection
-from barehttp.asgi.lifespan import Lifespan, LifespanFailure
+from barehttp.asgi.host import AsgiHost
 from barehttp.asgi.loader import ASGIApp
 from barehttp.asgi.state import ServerState
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
-from barehttp.server.listener import describe_listener
-from barehttp.server.signals import FORCED_EXIT_STATUS, exit_status
+from barehttp.server.exit_codes import STARTUP_FAILED_STATUS
+from barehttp.server.signals import install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import make_server_context
+from barehttp.server.workers import Supervisor, WorkerBody, WorkerOptions, WorkerStartError
 
 logger = logging.getLogger("barehttp.asgi")
-LIFESPAN_FAILED_STATUS = 1  # startup failed: the app's message is logged
 
 
 class NotYetSupported(Exception):
@@ -38,100 +33,65 @@ def serve_asgi(
     lifespan: str = "auto",
     access_log: bool = True,
     access_log_format: str = "common",
-    ready: Callable[[], None] | None = None,
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     certfile: str | None = None,
     keyfile: str | None = None,
+    workers: WorkerOptions | None = None,
     **unsupported: Any,
 ) -> int:
-    """Serve until SIGINT or SIGTERM; the exit status (0 when every request drained)."""
+    """Serve until SIGINT or SIGTERM; the exit status (0 when every request drained).
+
+    ``app_factory`` runs in the serving process: with ``workers``, in each worker
+    after the fork, so that a SIGHUP's rolling reload serves fresh code.
+    """
     for name, value in unsupported.items():
         if value and name == "redirect_http_port":
             raise NotYetSupported(f"--{name.replace('_', '-')} is not supported by asgi yet")
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
-    state = ServerState(
-        tls=ssl_context is not None,
-        app=app_factory(),
-        limits=limits,
-        root_path=root_path.rstrip("/"),
-        trusted_proxies=(
-            None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)
-        ),
-        access_log=access_log,
-        access_log_format=access_log_format,
+    trusted_proxies = (
+        None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)
     )
-    return asyncio.run(_serve(state, listeners, lifespan, ready, ssl_context))
 
-
-async def _serve(
-    state: ServerState,
-    listeners: list[socket.socket],
-    lifespan_mode: str,
-    ready: Callable[[], None] | None,
-    ssl_context: ssl.SSLContext | None,
-) -> int:
-    loop = asyncio.get_running_loop()
-    lifespan = Lifespan(state.app, lifespan_mode, state.lifespan_state)
-    try:
-        await lifespan.startup()
-    except LifespanFailure as error:
-        logger.error("application startup failed: %s", error)
-        return LIFESPAN_FAILED_STATUS
-    stop = asyncio.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        if received:
-            logger.warning("second signal: exiting without waiting")
-            os._exit(FORCED_EXIT_STATUS)
-        received.append(signum)
-        logger.info("%s received: draining", signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-    servers = [
-        await loop.create_server(
-            lambda: HttpConnection(state),
-            sock=sock,
-            backlog=state.limits.listen_backlog,
-            ssl=ssl_context,
-            # A TLS handshake is part of the request head's time (slowloris).
-            ssl_handshake_timeout=state.limits.header_timeout_s if ssl_context else None,
+    def make_host(sockets: list[socket.socket], max_requests: int, *, announce: bool) -> AsgiHost:
+        state = ServerState(
+            tls=ssl_context is not None,
+            app=app_factory(),
+            limits=limits,
+            root_path=root_path.rstrip("/"),
+            trusted_proxies=trusted_proxies,
+            access_log=access_log,
+            access_log_format=access_log_format,
+            max_requests=max_requests,
         )
-        for sock in listeners
-    ]
-    for sock in listeners:
-        scheme = "https" if ssl_context else "http"
-        logger.info("listening on %s (ASGI)", describe_listener(sock, scheme))
-    if ready is not None:
-        ready()
-    await stop.wait()
-    drained = await _drain(state, servers)
+        return AsgiHost(
+            state, sockets, lifespan_mode=lifespan, ssl_context=ssl_context, announce=announce
+        )
+
+    if workers is None:
+        return _serve_here(make_host(listeners, 0, announce=True))
+
+    def make_worker(sockets: list[socket.socket], max_requests: int) -> WorkerBody:
+        return make_host(sockets, max_requests, announce=False)
+
+    supervisor = Supervisor(
+        make_worker,
+        host=None,
+        port=0,
+        limits=limits,
+        options=workers,
+        listeners=listeners,
+        is_tls=ssl_context is not None,
+    )
+    return supervisor.run()
+
+
+def _serve_here(host: AsgiHost) -> int:
+    install_shutdown_signals(host)  # SIGHUP: drain, then re-execute on the same sockets
     try:
-        await lifespan.shutdown()
-    except LifespanFailure as error:
-        logger.error("application shutdown failed: %s", error)
-    return exit_status(drained)
-
-
-async def _drain(state: ServerState, servers: list[asyncio.Server]) -> bool:
-    """Stop accepting, let in-flight requests finish (WebSockets get a Close 1001)."""
-    for server in servers:
-        server.close()
-    state.shutting_down = True
-    state.drained = asyncio.Event()
-    for connection in list(state.connections):
-        connection.shutdown()
-    if state.connections:
-        try:
-            await asyncio.wait_for(state.drained.wait(), state.limits.shutdown_timeout_s)
-        except TimeoutError:
-            pass
-    drained = not state.connections
-    if not drained:
-        logger.warning("%d connection(s) cut at the shutdown timeout", len(state.connections))
-        for connection in list(state.connections):
-            connection.abort()
-        await asyncio.sleep(0)
-    return drained
+        host.start()
+    except WorkerStartError as error:
+        logger.error("%s", error)
+        return STARTUP_FAILED_STATUS
+    status = host.serve()
+    reexec_if_requested()  # after a SIGHUP: does not return
+    return status

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,6 +15,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.protocol.writer import format_http_date
 
+logger = logging.getLogger("barehttp.asgi")
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
 
 
@@ -38,6 +41,10 @@ class ServerState:
     connections: set[Closable] = field(default_factory=set)
     shutting_down: bool = False
     drained: asyncio.Event | None = None  # set once the last connection closes, at shutdown
+    # Worker recycling: drain (``retire``) after this many responses; 0 = never.
+    max_requests: int = 0
+    responses: int = 0
+    retire: Callable[[], None] | None = None
     _date_second: int = -1
     _date: str = ""
 
@@ -46,6 +53,13 @@ class ServerState:
         self.connections.discard(connection)
         if not self.connections and self.drained is not None:
             self.drained.set()
+
+    def count_response(self) -> None:
+        """One more response complete; the ``max_requests``-th retires this process."""
+        self.responses += 1
+        if self.responses == self.max_requests and self.retire is not None:
+            logger.info("served max_requests: draining for a fresh worker")
+            self.retire()
 
     def http_date(self) -> str:
         """The Date field value (RFC 9110 §6.6.1), formatted once a second."""

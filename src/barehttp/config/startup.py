@@ -52,10 +52,11 @@ def port_hint(directory: str) -> str:
     return ""
 
 
-# Loads a WSGI application in a fresh interpreter: the server's threads never fork.
+# Loads an application in a fresh interpreter: the server's threads never fork.
 _LOAD_CHECK = (
-    "import sys\n"
-    "from barehttp.wsgi.loader import AppLoadError, load_app\n"
+    "import importlib, sys\n"
+    "from barehttp.server.app_loader import AppLoadError\n"
+    "load_app = importlib.import_module(sys.argv[2]).load_app\n"
     "try:\n"
     "    load_app(sys.argv[1])\n"
     "except AppLoadError as error:\n"
@@ -64,13 +65,16 @@ _LOAD_CHECK = (
 LOAD_CHECK_TIMEOUT_S = 60.0
 
 
-def wsgi_load_check(spec: str) -> Callable[[], str | None]:
-    """For SIGHUP: does ``spec`` load now, from the current directory? None if so."""
+def app_load_check(spec: str, loader: str = "barehttp.wsgi.loader") -> Callable[[], str | None]:
+    """For SIGHUP: does ``spec`` load now, from the current directory? None if so.
+
+    ``loader`` is the module whose ``load_app`` loads it (the ASGI host's for ASGI).
+    """
 
     def check() -> str | None:
         try:
             result = subprocess.run(
-                [sys.executable, "-c", _LOAD_CHECK, spec],
+                [sys.executable, "-c", _LOAD_CHECK, spec, loader],
                 capture_output=True,
                 text=True,
                 timeout=LOAD_CHECK_TIMEOUT_S,

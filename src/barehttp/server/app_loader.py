@@ -11,6 +11,7 @@ import inspect
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable
 
 _SPEC = re.compile(r"(?P<module>[\w.]+)(?::(?P<name>[\w.]+)(?P<call>\(\))?)?")
@@ -74,3 +75,37 @@ def prepare_import_path(chdir: str | None) -> None:
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+
+
+def check_loads_in_child(load: Callable[[], object], spec: str, *, chdir: str | None) -> None:
+    """Run ``load()`` in a forked child and report whether that worked.
+
+    For pre-forked workers: the supervisor must fail fast on a bad spec, yet
+    not import the application itself, or every worker it forks would inherit
+    the imported modules and a SIGHUP reload would serve the old code.
+
+    Raises:
+        AppLoadError: the child could not load ``spec``; the message says why.
+    """
+    prepare_import_path(chdir)  # in the parent, so that the workers inherit it
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: load, report, and leave without running parent cleanup
+        os.close(read_fd)
+        status = 0
+        try:
+            load()
+        except AppLoadError as error:
+            os.write(write_fd, str(error).encode(errors="replace"))
+            status = 2
+        except BaseException:
+            os.write(write_fd, traceback.format_exc().encode(errors="replace"))
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")  # to EOF: the child may write a lot
+    _, status = os.waitpid(pid, 0)
+    if message or os.waitstatus_to_exitcode(status) != 0:
+        raise AppLoadError(message or f"loading {spec!r} failed (status {status})")

@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.server.exit_codes import exit_status
 from barehttp.server.handler import Handler
 from barehttp.server.listener import bind_listeners, describe_listener, socket_address
 from barehttp.server.server import Server
-from barehttp.server.signals import exit_status, install_shutdown_signals, reexec_if_requested
+from barehttp.server.signals import install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
-from barehttp.server.workers import Supervisor, WorkerOptions
+from barehttp.server.workers import Supervisor, ThreadedWorker, WorkerBody, WorkerOptions
 
 logger = logging.getLogger("barehttp.server")
 
@@ -130,9 +131,9 @@ def serve_in_workers(
 
         server.add_shutdown_hook(stop_redirect)
 
-    def make_server(handler: Handler, listeners: list[socket.socket]) -> Server:
+    def make_worker(listeners: list[socket.socket], max_requests: int) -> WorkerBody:
         server = Server(
-            handler,
+            make_handler(),
             limits=limits,
             listeners=listeners,
             access_log=access_log,
@@ -140,19 +141,21 @@ def serve_in_workers(
             trusted_proxies=trusted_proxies,
             access_log_format=access_log_format,
         )
+        server.max_requests = max_requests
+        if redirect_listeners:
+            server.plain_http_port = redirect_http_port
         for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
             server.add_shutdown_hook(hook)
         if redirect_listeners:
             start_redirect(server, listeners)
-        return server
+        return ThreadedWorker(server)
 
     supervisor = Supervisor(
-        make_handler,
+        make_worker,
         host=host,
         port=port,
         limits=limits,
         options=options,
-        make_server=make_server,
         listeners=listeners,
         is_tls=ssl_context is not None,
     )

@@ -18,19 +18,45 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
-from barehttp.server.server import Server
+from barehttp.server.exit_codes import DRAIN_CUT_STATUS, FORCED_EXIT_STATUS, exit_status
 from barehttp.server.sockets import INHERITED_FDS_VARIABLE
+
+__all__ = [
+    "DRAIN_CUT_STATUS",
+    "FORCED_EXIT_STATUS",
+    "REEXEC",
+    "Drainable",
+    "Restartable",
+    "WorkerSignals",
+    "enable_reexec",
+    "exit_status",
+    "install_shutdown_signals",
+    "reexec_if_requested",
+    "set_reexec_check",
+]
 
 logger = logging.getLogger("barehttp.server")
 
-# Exit status when a second signal cuts the drain short.
-FORCED_EXIT_STATUS = 1
-# Exit status when the shutdown deadline passed with requests still running.
-DRAIN_CUT_STATUS = 3
+
+class Drainable(Protocol):
+    """What a signal stops: anything that drains on request (a server, a worker's body)."""
+
+    def request_shutdown(self) -> None:
+        """Stop accepting and finish what is in flight; safe from a signal handler."""
+
+
+class Restartable(Drainable, Protocol):
+    """A single-process server SIGHUP can re-execute: it hands over its listening sockets."""
+
+    @property
+    def listening_sockets(self) -> list[socket.socket]:
+        """The sockets accepted on; empty before they are open."""
 
 
 class Reexec:
@@ -75,12 +101,7 @@ def reexec_if_requested() -> None:
     os.execve(sys.executable, argv, environ)
 
 
-def exit_status(drained: bool) -> int:
-    """The process exit status after a drain: 0 if every request completed."""
-    return 0 if drained else DRAIN_CUT_STATUS
-
-
-def install_shutdown_signals(server: Server) -> None:
+def install_shutdown_signals(server: Restartable) -> None:
     """Route SIGINT and SIGTERM to ``server``; call only from the main thread."""
     received: list[int] = []
 
@@ -127,13 +148,13 @@ class WorkerSignals:
     """
 
     def __init__(self) -> None:
-        self._server: Server | None = None
+        self._server: Drainable | None = None
         self._stop_requested = False
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor got it too
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's reload
         signal.signal(signal.SIGTERM, self._on_terminate)
 
-    def attach(self, server: Server) -> None:
+    def attach(self, server: Drainable) -> None:
         self._server = server
         if self._stop_requested:
             server.request_shutdown()

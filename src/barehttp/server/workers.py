@@ -1,8 +1,9 @@
 """Pre-forked worker processes: one listening socket, N processes, one supervisor.
 
 The parent binds the listening sockets and forks the workers, which inherit
-them and each run a full ``Server`` (own threads, own reactor). The kernel hands
-each new connection to one of the processes blocked in ``accept()``.
+them and each run a ``WorkerBody``: a full threaded ``Server`` (own threads, own
+reactor), or the ASGI host's event loop. The kernel hands each new connection
+to one of the processes blocked in ``accept()``.
 
 We share one inherited socket rather than giving each worker its own
 ``SO_REUSEPORT`` socket: with per-worker sockets, connections waiting in the
@@ -13,6 +14,9 @@ the others pick up what is queued.
 The parent supervises: a worker that dies is replaced (with a growing delay if
 workers keep dying young), SIGTERM/SIGINT drain every worker, SIGHUP replaces
 workers one at a time, each new one ready before an old one is told to leave.
+A worker that cannot start at all (its application does not import, its ASGI
+lifespan startup fails) while the first workers start stops the supervisor
+with the worker's message: respawning it would fail the same way forever.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import Protocol
 
 from barehttp.protocol.limits import Limits
-from barehttp.server.handler import Handler
+from barehttp.server.exit_codes import DRAIN_CUT_STATUS, STARTUP_FAILED_STATUS, exit_status
 from barehttp.server.listener import bind_listeners, describe_listener
 from barehttp.server.server import Server
-from barehttp.server.signals import DRAIN_CUT_STATUS, WorkerSignals, exit_status
+from barehttp.server.signals import WorkerSignals
 
 logger = logging.getLogger("barehttp.server")
 
@@ -47,6 +52,48 @@ WORKER_START_TIMEOUT_S = 30.0
 TICK_S = 0.1
 # How often a worker checks that its supervisor still runs.
 SUPERVISOR_CHECK_S = 0.5
+# The most of a worker's start-up failure message the supervisor reads and logs.
+MAX_START_MESSAGE_BYTES = 4_096
+_READY = b"1"  # on the ready pipe; b"!" + a message means the worker could not start
+_FAILED = b"!"
+
+
+class WorkerStartError(Exception):
+    """A worker body could not start; the message (the application's) is for the user."""
+
+
+class WorkerBody(Protocol):
+    """What one worker process runs on the listening sockets it inherited."""
+
+    def start(self) -> None:
+        """Begin serving; returns once connections are taken. Raises WorkerStartError."""
+
+    def serve(self) -> int:
+        """Serve until drained (after ``request_shutdown``); the exit status."""
+
+    def request_shutdown(self) -> None:
+        """Drain; safe from a signal handler and from another thread."""
+
+
+# Builds a worker's body in the worker, after the fork: (listeners, max_requests).
+MakeWorker = Callable[[list[socket.socket], int], WorkerBody]
+
+
+class ThreadedWorker:
+    """A threaded ``Server`` as a worker body."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def start(self) -> None:
+        self.server.announce = False  # the supervisor said where it listens, once
+        self.server.start()
+
+    def serve(self) -> int:
+        return exit_status(self.server.serve_forever())
+
+    def request_shutdown(self) -> None:
+        self.server.request_shutdown()
 
 
 def cpu_count() -> int:
@@ -71,28 +118,24 @@ class _Worker:
 
 
 class Supervisor:
-    """Runs ``make_handler()`` in ``options.count`` forked worker processes."""
+    """Runs ``make_worker(listeners, max_requests)`` in ``options.count`` forked processes."""
 
     def __init__(
         self,
-        make_handler: Callable[[], Handler],
+        make_worker: MakeWorker,
         *,
         host: str | None,
         port: int,
         limits: Limits,
         options: WorkerOptions,
-        make_server: Callable[[Handler, list[socket.socket]], Server] | None = None,
         listeners: list[socket.socket] | None = None,
         is_tls: bool = False,
     ) -> None:
-        self._make_handler = make_handler
+        self._make_worker = make_worker
         self._host = host
         self._port = port
         self._limits = limits
         self._options = options
-        self._make_server = make_server or (
-            lambda handler, listeners: Server(handler, limits=limits, listeners=listeners)
-        )
         self._listeners: list[socket.socket] = listeners or []  # else bound by run()
         self._is_tls = is_tls  # for the "listening on https://..." line
         self._workers: dict[int, _Worker] = {}
@@ -113,7 +156,10 @@ class Supervisor:
         self._install_signals()
         try:
             for _ in range(self._options.count):
-                self._spawn()
+                if self._spawn() is None and not self._stop_signals:
+                    logger.error("a worker could not start: stopping")
+                    self._stop_all()
+                    return STARTUP_FAILED_STATUS
             while not self._stop_signals:
                 self._reap()
                 if self._reload_requested:
@@ -161,11 +207,13 @@ class Supervisor:
         self._workers[pid] = _Worker(pid, time.monotonic())
         try:
             ready, _, _ = select.select([ready_read], [], [], WORKER_START_TIMEOUT_S)
-            if not ready or not os.read(ready_read, 1):
-                logger.error("worker %d did not start", pid)
-                return None
+            answer = os.read(ready_read, MAX_START_MESSAGE_BYTES) if ready else b""
         finally:
             os.close(ready_read)
+        if answer[:1] != _READY:
+            message = answer[1:].decode(errors="replace") or "no answer in time"
+            logger.error("worker %d did not start: %s", pid, message)
+            return None
         logger.info("worker %d started", pid)
         return pid
 
@@ -174,21 +222,24 @@ class Supervisor:
         try:
             # First of all: a group signal may come while the application imports.
             worker_signals = WorkerSignals()
-            handler = self._make_handler()
             max_requests = self._options.max_requests
             if max_requests:
                 max_requests += random.randint(0, self._options.max_requests_jitter)
-            server = self._make_server(handler, self._listeners)
-            server.max_requests = max_requests
-            server.announce = False  # the supervisor said where it listens, once
-            server.start()
-            worker_signals.attach(server)
-            _drain_when_orphaned(server, os.getppid())
-            os.write(ready_fd, b"1")
+            body = self._make_worker(self._listeners, max_requests)
+            body.start()
+            worker_signals.attach(body)
+            _drain_when_orphaned(body, os.getppid())
+            os.write(ready_fd, _READY)
             os.close(ready_fd)
-            status = exit_status(server.serve_forever())
-        except BaseException:
+            ready_fd = -1
+            status = body.serve()
+        except WorkerStartError as error:  # the application's own message: no traceback
+            logger.error("worker %d: %s", os.getpid(), error)
+            _report_failure(ready_fd, str(error))
+            status = STARTUP_FAILED_STATUS
+        except BaseException as error:
             logger.exception("worker %d failed", os.getpid())
+            _report_failure(ready_fd, repr(error))
             status = 1
         finally:
             logging.shutdown()
@@ -275,8 +326,17 @@ def _signal_quietly(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
 
 
-def _drain_when_orphaned(server: Server, supervisor: int) -> None:
-    """Drain ``server`` once its supervisor is gone (killed with SIGKILL, say).
+def _report_failure(ready_fd: int, message: str) -> None:
+    """Tell the supervisor why this worker did not start (if it is still waiting)."""
+    if ready_fd >= 0:
+        # One write below PIPE_BUF (4096 bytes) is atomic: the supervisor reads it whole.
+        encoded = message.encode(errors="replace")[: MAX_START_MESSAGE_BYTES - 1]
+        with contextlib.suppress(OSError):
+            os.write(ready_fd, _FAILED + encoded)
+
+
+def _drain_when_orphaned(body: WorkerBody, supervisor: int) -> None:
+    """Drain ``body`` once its supervisor is gone (killed with SIGKILL, say).
 
     Nobody would replace, reload or stop an orphaned worker, and it would keep
     the port open: it finishes what it has and exits, as gunicorn's workers do.
@@ -286,6 +346,6 @@ def _drain_when_orphaned(server: Server, supervisor: int) -> None:
         while os.getppid() == supervisor:
             time.sleep(SUPERVISOR_CHECK_S)
         logger.warning("supervisor %d is gone: worker %d drains and exits", supervisor, os.getpid())
-        server.request_shutdown()
+        body.request_shutdown()
 
     threading.Thread(target=watch, name="barehttp-supervisor-watch", daemon=True).start()

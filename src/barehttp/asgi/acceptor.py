@@ -1,0 +1,109 @@
+"""Acceptor: takes connections off one listening socket for the event loop.
+
+asyncio's ``create_server`` accepts a batch of connections and builds each one's
+transport in a task of its own; a drain that starts meanwhile cannot see those
+connections, and closing the loop cancels them, resetting requests that clients
+already sent (a recycled or reloaded worker would refuse them). Here each
+accepted socket is tracked until its transport exists, so a drain first waits
+for them (``settle``), then treats them like every other connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+
+from barehttp.protocol.limits import Limits
+
+logger = logging.getLogger("barehttp.asgi")
+
+# Connections taken per readiness event, so one busy listener cannot starve the loop.
+ACCEPT_BATCH = 64
+# After the process ran out of descriptors (EMFILE), accepting resumes this much later.
+ACCEPT_RETRY_S = 1.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class Acceptor:
+    def __init__(
+        self,
+        listener: socket.socket,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        *,
+        ssl_context: ssl.SSLContext | None,
+        limits: Limits,
+    ) -> None:
+        self._listener = listener
+        self._factory = protocol_factory
+        self._ssl_context = ssl_context
+        self._limits = limits
+        self._loop = asyncio.get_running_loop()
+        self._pending: set[asyncio.Task[object]] = set()
+        self._closed = False
+
+    def start(self) -> None:
+        self._listener.setblocking(False)
+        self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+
+    def close(self) -> None:
+        """Accept no more, and close this process's descriptor of the listening socket
+        (the socket itself stays open while a supervisor or a SIGHUP's restart holds it)."""
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._listener.fileno())
+            self._listener.close()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Wait until every accepted socket has its transport (or failed), at most ``timeout_s``."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=timeout_s)
+
+    def _on_acceptable(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                connection, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as error:
+                if error.errno not in _OUT_OF_RESOURCES:
+                    raise
+                # Linux keeps the listener readable: pause rather than spin.
+                logger.warning("accept() failed (%s): retrying in %ss", error, ACCEPT_RETRY_S)
+                self._loop.remove_reader(self._listener.fileno())
+                self._loop.call_later(ACCEPT_RETRY_S, self._resume)
+                return
+            connection.setblocking(False)
+            self._connect(connection, self._ssl_context)
+
+    def _resume(self) -> None:
+        if not self._closed:
+            self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+
+    # -- transports ------------------------------------------------------------------
+
+    def _connect(
+        self,
+        connection: socket.socket,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        """Give ``connection`` its transport and protocol, in a task tracked until done."""
+        accepted = self._loop.connect_accepted_socket(
+            self._factory,
+            connection,
+            ssl=ssl_context,
+            # A TLS handshake is part of the request head's time (slowloris).
+            ssl_handshake_timeout=self._limits.header_timeout_s if ssl_context else None,
+        )
+        task: asyncio.Task[object] = self._loop.create_task(accepted)
+        self._pending.add(task)
+        task.add_done_callback(self._on_connected)
+
+    def _on_connected(self, task: asyncio.Task[object]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A failed TLS handshake, a client gone already: nothing to serve.
+            logger.debug("connection not established: %r", task.exception())

@@ -1,0 +1,38 @@
+"""An ASGI app for worker tests: lifespan marks each process, ``/pid`` names the one serving.
+
+Markers go to the directory named by ``ASGI_MARKERS``: ``startup-<pid>`` and
+``shutdown-<pid>`` from the lifespan; ``/slow?token=T`` writes ``T-started`` and
+answers once ``T-go`` exists (see raw.py). ``VERSION`` is what ``/version`` says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tests.asgi.apps import raw
+
+VERSION = "one"
+
+
+async def _answer(send: Any, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].removeprefix("lifespan.")
+            (raw.MARKERS / f"{kind}-{os.getpid()}").touch()
+            await send({"type": f"{message['type']}.complete"})
+            if kind == "shutdown":
+                return
+    elif scope["type"] == "http" and scope["path"] == "/pid":
+        await _answer(send, json.dumps({"pid": os.getpid()}).encode())
+    elif scope["type"] == "http" and scope["path"] == "/version":
+        await _answer(send, VERSION.encode())
+    else:
+        await raw.app(scope, receive, send)
