@@ -6,6 +6,9 @@ connections, and closing the loop cancels them, resetting requests that clients
 already sent (a recycled or reloaded worker would refuse them). Here each
 accepted socket is tracked until its transport exists, so a drain first waits
 for them (``settle``), then treats them like every other connection.
+
+On a TLS listener, the first byte is peeked before the handshake: a client
+speaking plain HTTP gets the threaded server's readable 400 (plain_http.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from barehttp.asgi.plain_http import PlainHttpRefusal
 from barehttp.protocol.limits import Limits
+from barehttp.server.listener import socket_address
+from barehttp.server.plain_http import is_plain_http, plain_http_answer
 
 logger = logging.getLogger("barehttp.asgi")
 
@@ -36,13 +42,17 @@ class Acceptor:
         *,
         ssl_context: ssl.SSLContext | None,
         limits: Limits,
+        plain_http_port: int | None = None,
     ) -> None:
         self._listener = listener
         self._factory = protocol_factory
         self._ssl_context = ssl_context
         self._limits = limits
+        self._plain_http_port = plain_http_port  # named in the 400 to plain-HTTP clients
         self._loop = asyncio.get_running_loop()
         self._pending: set[asyncio.Task[object]] = set()
+        # TLS connections whose first byte has not come: their give-up timers.
+        self._sniffing: dict[socket.socket, asyncio.TimerHandle] = {}
         self._closed = False
 
     def start(self) -> None:
@@ -56,6 +66,9 @@ class Acceptor:
             self._closed = True
             self._loop.remove_reader(self._listener.fileno())
             self._listener.close()
+            for connection in list(self._sniffing):  # no request has begun on these
+                self._stop_sniffing(connection)
+                connection.close()
 
     async def settle(self, timeout_s: float) -> None:
         """Wait until every accepted socket has its transport (or failed), at most ``timeout_s``."""
@@ -77,11 +90,50 @@ class Acceptor:
                 self._loop.call_later(ACCEPT_RETRY_S, self._resume)
                 return
             connection.setblocking(False)
-            self._connect(connection, self._ssl_context)
+            if self._ssl_context is None:
+                self._connect(connection, None)
+            else:
+                self._sniff(connection)
 
     def _resume(self) -> None:
         if not self._closed:
             self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+
+    # -- TLS: plain HTTP or a handshake? ---------------------------------------------
+
+    def _sniff(self, connection: socket.socket) -> None:
+        # The wait for the first byte is part of the request head's time (slowloris).
+        timer = self._loop.call_later(self._limits.header_timeout_s, self._give_up, connection)
+        self._sniffing[connection] = timer
+        self._loop.add_reader(connection.fileno(), self._on_first_byte, connection)
+
+    def _stop_sniffing(self, connection: socket.socket) -> None:
+        self._sniffing.pop(connection).cancel()
+        self._loop.remove_reader(connection.fileno())
+
+    def _give_up(self, connection: socket.socket) -> None:
+        if connection in self._sniffing:
+            self._stop_sniffing(connection)
+            connection.close()
+
+    def _on_first_byte(self, connection: socket.socket) -> None:
+        try:
+            first = connection.recv(1, socket.MSG_PEEK)  # left in the socket for TLS
+        except (BlockingIOError, InterruptedError):
+            return  # woken for nothing: keep waiting
+        except OSError:
+            first = b""
+        self._stop_sniffing(connection)
+        if not first:  # gone without a word
+            connection.close()
+        elif is_plain_http(first[0]):
+            server_address = ("localhost", 0)
+            if connection.family != socket.AF_UNIX:
+                server_address = socket_address(connection.getsockname())
+            answer = plain_http_answer(server_address, self._plain_http_port)
+            self._connect(connection, None, lambda: PlainHttpRefusal(answer, self._limits))
+        else:
+            self._connect(connection, self._ssl_context)
 
     # -- transports ------------------------------------------------------------------
 
@@ -89,10 +141,11 @@ class Acceptor:
         self,
         connection: socket.socket,
         ssl_context: ssl.SSLContext | None,
+        factory: Callable[[], asyncio.Protocol] | None = None,
     ) -> None:
         """Give ``connection`` its transport and protocol, in a task tracked until done."""
         accepted = self._loop.connect_accepted_socket(
-            self._factory,
+            factory or self._factory,
             connection,
             ssl=ssl_context,
             # A TLS handshake is part of the request head's time (slowloris).

@@ -8,7 +8,7 @@ from typing import Any
 
 from barehttp.asgi.lifespan import LIFESPAN_MODES
 from barehttp.asgi.loader import AppLoadError, check_app, load_app
-from barehttp.asgi.serve import NotYetSupported, serve_asgi
+from barehttp.asgi.serve import serve_asgi
 from barehttp.server.workers import WorkerOptions
 
 logger = logging.getLogger("barehttp")
@@ -44,15 +44,10 @@ def run_asgi(
     except AppLoadError as error:
         logger.error("%s", error)
         return 2
-    kwargs = {k: v for k, v in server_kwargs.items() if k not in ("host", "port")}
-    try:
-        return serve_asgi(
-            (lambda: app) if app is not None else (lambda: load_app(spec)),
-            root_path=args.root_path,
-            lifespan=args.lifespan,
-            workers=workers,
-            **kwargs,
-        )
-    except NotYetSupported as error:
-        logger.error("%s", error)
-        return 2
+    return serve_asgi(
+        (lambda: app) if app is not None else (lambda: load_app(spec)),
+        root_path=args.root_path,
+        lifespan=args.lifespan,
+        workers=workers,
+        **server_kwargs,
+    )

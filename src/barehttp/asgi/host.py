@@ -35,11 +35,13 @@ class AsgiHost:
         lifespan_mode: str,
         ssl_context: ssl.SSLContext | None,
         announce: bool = True,
+        plain_http_port: int | None = None,
     ) -> None:
         self._state = state
         self._listeners = listeners
         self._ssl_context = ssl_context
         self._announce = announce  # log "listening on" (a supervisor says it once for all)
+        self._plain_http_port = plain_http_port  # with TLS: where plain HTTP is redirected
         self._lifespan = Lifespan(state.app, lifespan_mode, state.lifespan_state)
         self._runner = asyncio.Runner()
         self._loop = self._runner.get_loop()
@@ -84,6 +86,7 @@ class AsgiHost:
                 lambda: HttpConnection(state),
                 ssl_context=ssl_context,
                 limits=state.limits,
+                plain_http_port=self._plain_http_port,
             )
             acceptor.start()
             self._acceptors.append(acceptor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
 from barehttp.asgi.host import AsgiHost
 from barehttp.asgi.loader import ASGIApp
@@ -13,15 +13,14 @@ from barehttp.asgi.state import ServerState
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
 from barehttp.server.exit_codes import STARTUP_FAILED_STATUS
-from barehttp.server.signals import install_shutdown_signals, reexec_if_requested
+from barehttp.server.listener import socket_address
+from barehttp.server.redirect import bind_redirect, start_redirect
+from barehttp.server.server import Server
+from barehttp.server.signals import Restartable, install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import make_server_context
 from barehttp.server.workers import Supervisor, WorkerBody, WorkerOptions, WorkerStartError
 
 logger = logging.getLogger("barehttp.asgi")
-
-
-class NotYetSupported(Exception):
-    """An option ``barehttp asgi`` does not honour yet; the message names it."""
 
 
 def serve_asgi(
@@ -37,22 +36,27 @@ def serve_asgi(
     certfile: str | None = None,
     keyfile: str | None = None,
     workers: WorkerOptions | None = None,
-    **unsupported: Any,
+    host: str | None = "127.0.0.1",
+    redirect_http_port: int | None = None,
+    port: int = 0,
 ) -> int:
     """Serve until SIGINT or SIGTERM; the exit status (0 when every request drained).
 
     ``app_factory`` runs in the serving process: with ``workers``, in each worker
-    after the fork, so that a SIGHUP's rolling reload serves fresh code.
+    after the fork, so that a SIGHUP's rolling reload serves fresh code. With TLS,
+    ``redirect_http_port`` (bound on ``host``) answers plain HTTP with 308s to HTTPS,
+    from every serving process; plain HTTP sent to the TLS port gets a readable 400.
     """
-    for name, value in unsupported.items():
-        if value and name == "redirect_http_port":
-            raise NotYetSupported(f"--{name.replace('_', '-')} is not supported by asgi yet")
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
     trusted_proxies = (
         None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)
     )
 
-    def make_host(sockets: list[socket.socket], max_requests: int, *, announce: bool) -> AsgiHost:
+    redirect_listeners: list[socket.socket] = []
+    if ssl_context is not None and redirect_http_port is not None:
+        redirect_listeners = bind_redirect(host, redirect_http_port, limits)
+
+    def make_host(sockets: list[socket.socket], max_requests: int, *, announce: bool) -> Served:
         state = ServerState(
             tls=ssl_context is not None,
             app=app_factory(),
@@ -63,9 +67,20 @@ def serve_asgi(
             access_log_format=access_log_format,
             max_requests=max_requests,
         )
-        return AsgiHost(
-            state, sockets, lifespan_mode=lifespan, ssl_context=ssl_context, announce=announce
+        served = AsgiHost(
+            state,
+            sockets,
+            lifespan_mode=lifespan,
+            ssl_context=ssl_context,
+            announce=announce,
+            plain_http_port=redirect_http_port if redirect_listeners else None,
         )
+        if not redirect_listeners:
+            return served
+        https_port = port
+        if sockets and sockets[0].family != socket.AF_UNIX:
+            https_port = socket_address(sockets[0].getsockname())[1]
+        return WithRedirect(served, redirect_listeners, https_port, limits, access_log)
 
     if workers is None:
         return _serve_here(make_host(listeners, 0, announce=True))
@@ -75,17 +90,65 @@ def serve_asgi(
 
     supervisor = Supervisor(
         make_worker,
-        host=None,
-        port=0,
+        host=host,
+        port=port,
         limits=limits,
         options=workers,
         listeners=listeners,
         is_tls=ssl_context is not None,
     )
-    return supervisor.run()
+    try:
+        return supervisor.run()
+    finally:
+        for sock in redirect_listeners:
+            sock.close()
 
 
-def _serve_here(host: AsgiHost) -> int:
+class Served(WorkerBody, Restartable, Protocol):
+    """The ASGI host, with or without its redirecting port."""
+
+
+class WithRedirect:
+    """The ASGI host plus the threaded 308 server of ``--redirect-http-port``, started and
+    stopped with it."""
+
+    def __init__(
+        self,
+        host: AsgiHost,
+        listeners: list[socket.socket],
+        https_port: int,
+        limits: Limits,
+        access_log: bool,
+    ) -> None:
+        self._host = host
+        self._listeners = listeners
+        self._https_port = https_port
+        self._limits = limits
+        self._access_log = access_log
+        self._redirect: Server | None = None
+
+    @property
+    def listening_sockets(self) -> list[socket.socket]:
+        return self._host.listening_sockets
+
+    def start(self) -> None:
+        self._host.start()
+        self._redirect = start_redirect(
+            self._listeners, self._https_port, limits=self._limits, access_log=self._access_log
+        )
+
+    def serve(self) -> int:
+        try:
+            return self._host.serve()
+        finally:
+            if self._redirect is not None:
+                self._redirect.shutdown(timeout=1.0)
+
+    def request_shutdown(self) -> None:
+        self._host.request_shutdown()
+
+
+def _serve_here(host: Served) -> int:
     install_shutdown_signals(host)  # SIGHUP: drain, then re-execute on the same sockets
     try:
         host.start()

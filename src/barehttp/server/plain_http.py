@@ -63,15 +63,8 @@ def is_plain_http(byte: int) -> bool:
     return byte in _METHOD_START
 
 
-def answer_plain_http(
-    sock: socket.socket,
-    server_address: tuple[str, int],
-    plain_http_port: int | None,
-    limits: Limits,
-) -> None:
-    """Send the 400 on the raw socket, drop the request for at most ``lingering_close_s``
-    (and ``max_plain_http_discard_bytes``), so that the kernel sends FIN, not RST (which
-    could make the client drop our answer unread); no close."""
+def plain_http_answer(server_address: tuple[str, int], plain_http_port: int | None) -> bytes:
+    """The whole 400 response: where HTTPS is, and where plain HTTP is answered if anywhere."""
     host, port = server_address
     shown = f"[{host}]" if ":" in host else host
     body = f"This port speaks HTTPS, not plain HTTP: use https://{shown}:{port}/\n"
@@ -84,10 +77,22 @@ def answer_plain_http(
         f"Content-Length: {len(encoded)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("ascii")
+    return head + encoded
+
+
+def answer_plain_http(
+    sock: socket.socket,
+    server_address: tuple[str, int],
+    plain_http_port: int | None,
+    limits: Limits,
+) -> None:
+    """Send the 400 on the raw socket, drop the request for at most ``lingering_close_s``
+    (and ``max_plain_http_discard_bytes``), so that the kernel sends FIN, not RST (which
+    could make the client drop our answer unread); no close."""
     deadline = time.monotonic() + limits.lingering_close_s
     try:
         socket.socket.settimeout(sock, limits.lingering_close_s)
-        socket.socket.sendall(sock, head + encoded)
+        socket.socket.sendall(sock, plain_http_answer(server_address, plain_http_port))
         socket.socket.shutdown(sock, socket.SHUT_WR)
         dropped = 0
         while dropped < limits.max_plain_http_discard_bytes and time.monotonic() < deadline:

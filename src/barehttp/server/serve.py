@@ -11,7 +11,8 @@ from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProx
 from barehttp.protocol.limits import Limits
 from barehttp.server.exit_codes import exit_status
 from barehttp.server.handler import Handler
-from barehttp.server.listener import bind_listeners, describe_listener, socket_address
+from barehttp.server.listener import socket_address
+from barehttp.server.redirect import bind_redirect, start_redirect
 from barehttp.server.server import Server
 from barehttp.server.signals import install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
@@ -111,20 +112,13 @@ def serve_in_workers(
     trusted_proxies = _trusted(forwarded_allow_ips)
     redirect_listeners: list[socket.socket] = []
     if ssl_context is not None and redirect_http_port is not None:
-        redirect_listeners = bind_listeners(host, redirect_http_port, limits)
-        for sock in redirect_listeners:
-            logger.info("redirecting %s to https", describe_listener(sock))
+        redirect_listeners = bind_redirect(host, redirect_http_port, limits)
 
-    def start_redirect(server: Server, listeners: list[socket.socket]) -> None:  # in a worker
+    def start_redirect_in_worker(server: Server, listeners: list[socket.socket]) -> None:
         https_port = socket_address(listeners[0].getsockname())[1] if listeners else port
-        redirect = Server(
-            RedirectToHTTPS(https_port),
-            limits=limits,
-            listeners=redirect_listeners,
-            access_log=access_log,
+        redirect = start_redirect(
+            redirect_listeners, https_port, limits=limits, access_log=access_log
         )
-        redirect.announce = False
-        redirect.start()
 
         def stop_redirect() -> None:
             redirect.shutdown(timeout=1.0)
@@ -147,7 +141,7 @@ def serve_in_workers(
         for hook in worker_shutdown_hooks() if worker_shutdown_hooks else []:
             server.add_shutdown_hook(hook)
         if redirect_listeners:
-            start_redirect(server, listeners)
+            start_redirect_in_worker(server, listeners)
         return ThreadedWorker(server)
 
     supervisor = Supervisor(
