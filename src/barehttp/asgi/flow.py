@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class FlowControl:
     """Writers wait while the kernel and transport buffers are full; reads pause
     while the application has not taken what was already received."""
 
-    __slots__ = ("_read_paused", "_transport", "_waiters", "_write_paused", "_write_timeout_s")
+    __slots__ = (
+        "_read_paused",
+        "_transport",
+        "_waiters",
+        "_write_paused",
+        "_write_timeout_s",
+        "on_reading_resumed",
+    )
 
     def __init__(self, transport: asyncio.Transport, write_timeout_s: float) -> None:
         self._transport = transport
@@ -17,6 +25,13 @@ class FlowControl:
         self._read_paused = False
         self._write_paused = False
         self._waiters: list[asyncio.Future[None]] = []
+        # Called when reading resumes after a pause (a request body's pace restarts).
+        self.on_reading_resumed: Callable[[], None] | None = None
+
+    @property
+    def is_read_paused(self) -> bool:
+        """True while the application has not taken what was received."""
+        return self._read_paused
 
     def pause_reading(self) -> None:
         if not self._read_paused:
@@ -28,6 +43,8 @@ class FlowControl:
             self._read_paused = False
             if not self._transport.is_closing():
                 self._transport.resume_reading()
+            if self.on_reading_resumed is not None:
+                self.on_reading_resumed()
 
     def pause_writing(self) -> None:
         self._write_paused = True

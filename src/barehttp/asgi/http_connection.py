@@ -3,7 +3,10 @@
 Bytes go into the sans-IO ``RequestParser``; each request runs the app as a task
 with an ``HttpCycle``. An idle keep-alive connection is only a registered socket
 (no thread, no task). Timeouts are loop timers: ``idle_timeout_s`` while waiting
-for a request, ``header_timeout_s`` once its first byte came (408, RFC 9110 §15.5.9).
+for a request, ``header_timeout_s`` once its first byte came (408, RFC 9110 §15.5.9),
+and a request body's pace (``body_timeout_s`` of silence, ``min_body_rate_bytes_per_s``
+on average: server/body_reader.py's ``BodyPace``), counted only while the app reads:
+while reading is paused for an app that has not taken what came, the client is not late.
 A WebSocket upgrade hands the socket to a ``WebSocketSession``.
 """
 
@@ -26,6 +29,7 @@ from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.protocol.websocket_handshake import is_upgrade_request, parse_upgrade_request
 from barehttp.protocol.writer import format_head
 from barehttp.server.access_log import log_access
+from barehttp.server.body_reader import BodyPace
 from barehttp.server.listener import UNIX_PEER, socket_address
 
 logger = logging.getLogger("barehttp.asgi")
@@ -33,7 +37,7 @@ logger = logging.getLogger("barehttp.asgi")
 # What the connection's one deadline is for (Limits names each timeout).
 _IDLE = 0  # idle_timeout_s: no request on a keep-alive connection; closed silently
 _HEAD = 1  # header_timeout_s: from a request's first byte to its whole head; 408
-_BODY = 2  # body_timeout_s: the longest pause between request body bytes; 408
+_BODY = 2  # the request body's pace (BodyPace): silence or too slow on average; 408
 
 
 class HttpConnection(asyncio.Protocol):
@@ -51,6 +55,7 @@ class HttpConnection(asyncio.Protocol):
         self._deadline: float | None = None
         self._deadline_kind = _IDLE
         self._head_timer_armed = False
+        self._pace: BodyPace | None = None  # while a request body is arriving
         self._server: tuple[str, int] | None = None
         self._client: tuple[str, int] | None = None
         self._closed = False
@@ -60,6 +65,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport = cast(asyncio.Transport, transport)
         self._flow = FlowControl(transport, self._state.limits.write_timeout_s)
+        self._flow.on_reading_resumed = self._restart_pace
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             self._server = socket_address(sock.getsockname())
@@ -142,10 +148,17 @@ class HttpConnection(asyncio.Protocol):
                     return
             elif isinstance(event, BodyData):
                 assert self._cycle is not None
+                if self._pace is not None:
+                    try:
+                        self._pace.received(len(event.data), self._loop.time())
+                    except RequestTimeout as error:
+                        self._body_late(error)
+                        return
+                    self._arm_at(self._pace.deadline, _BODY)
                 self._cycle.feed_body(event.data)
-                self._arm(self._state.limits.body_timeout_s, _BODY)  # a pause, not the total
             elif isinstance(event, EndOfMessage):
                 assert self._cycle is not None
+                self._pace = None
                 self._cycle.end_body()
                 self._cancel_timer()
         if parser.buffered_bytes > self._state.limits.max_request_line_bytes and (
@@ -184,7 +197,8 @@ class HttpConnection(asyncio.Protocol):
             session.start()
             return
         if head.chunked or head.content_length:
-            self._arm(state.limits.body_timeout_s, _BODY)
+            self._pace = BodyPace(state.limits, self._loop.time())
+            self._arm_at(self._pace.deadline, _BODY)
         cycle = HttpCycle(head, state, self._transport, self._flow, self._on_response_done)
         self._cycle = cycle
         scope = http_scope(head, state, self._server, self._client)
@@ -261,8 +275,10 @@ class HttpConnection(asyncio.Protocol):
     # One loop timer per connection, moved lazily: a keep-alive request sets and
     # clears two deadlines (idle, then head), and moving a deadline is an assignment.
     def _arm(self, seconds: float, kind: int) -> None:
+        self._arm_at(self._loop.time() + seconds, kind)
+
+    def _arm_at(self, deadline: float, kind: int) -> None:
         loop = self._loop
-        deadline = loop.time() + seconds
         self._deadline = deadline
         self._deadline_kind = kind
         if self._timer is not None and self._timer_at > deadline:
@@ -287,15 +303,36 @@ class HttpConnection(asyncio.Protocol):
         self._deadline = None
         self._on_timeout(self._deadline_kind)
 
+    def _restart_pace(self) -> None:
+        """Reading resumed after the app caught up: the body's pace starts afresh."""
+        if self._pace is not None and not self._closed:
+            self._pace = BodyPace(self._state.limits, self._loop.time())
+            self._arm_at(self._pace.deadline, _BODY)
+
+    def _body_late(self, error: RequestTimeout) -> None:
+        """RFC 9110 §15.5.9: the body stalled or trickled; the app sees the client go."""
+        self._pace = None
+        cycle = self._cycle
+        if cycle is not None and not cycle.body_complete:
+            cycle.disconnect()
+            if cycle.response_started:
+                self._close()
+            else:
+                self._refuse(error)
+
     def _on_timeout(self, kind: int) -> None:
         cycle = self._cycle
-        if kind == _BODY:  # RFC 9110 §15.5.9: the body stalled
-            if cycle is not None and not cycle.body_complete:
-                cycle.disconnect()
-                if cycle.response_started:
-                    self._close()
-                else:
-                    self._refuse(RequestTimeout("request body not received in time"))
+        if kind == _BODY:
+            pace = self._pace
+            assert self._flow is not None
+            if pace is None or self._flow.is_read_paused:
+                return  # the app is behind, not the client: resuming restarts the pace
+            try:
+                pace.check(self._loop.time())
+            except RequestTimeout as error:
+                self._body_late(error)
+                return
+            self._arm_at(pace.deadline, _BODY)  # bytes came since; a later deadline
         elif cycle is not None or self._websocket is not None:
             return
         elif kind == _HEAD:  # a request head that did not complete in time

@@ -57,6 +57,8 @@ class BodyPace:
     def check(self, now: float) -> None:
         """RequestTimeout if ``now`` is past the deadline."""
         if now > self.deadline:
+            if self.deadline < self.last_bytes_at + self._silence_s:  # the average's bound
+                raise RequestTimeout("request body arriving too slowly")
             raise RequestTimeout("request body not received in time")
 
 

@@ -2,7 +2,8 @@
 
 Markers go to the directory named by ``ASGI_MARKERS``: ``startup-<pid>`` and
 ``shutdown-<pid>`` from the lifespan; ``/slow?token=T`` writes ``T-started`` and
-answers once ``T-go`` exists (see raw.py). ``VERSION`` is what ``/version`` says.
+answers once ``T-go`` exists (see raw.py); ``/late-reader?token=T`` reads its body
+only after ``T-go``, then answers its size. ``VERSION`` is what ``/version`` says.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 return
     elif scope["type"] == "http" and scope["path"] == "/pid":
         await _answer(send, json.dumps({"pid": os.getpid()}).encode())
+    elif scope["type"] == "http" and scope["path"] == "/late-reader":
+        token = raw._token(scope)
+        (raw.MARKERS / f"{token}-started").touch()
+        await raw.wait_for_file(raw.MARKERS / f"{token}-go")
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await _answer(send, str(size).encode())
     elif scope["type"] == "http" and scope["path"] == "/version":
         await _answer(send, VERSION.encode())
     else:
