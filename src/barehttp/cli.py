@@ -28,7 +28,7 @@ from barehttp.cli_help import FullHelpAction, name_command_parsers, parse_naming
 
 # DEFAULT_LIMITS, limits_from_args and configure_logging stay importable from here.
 from barehttp.cli_limits import DEFAULT_LIMITS as DEFAULT_LIMITS
-from barehttp.cli_limits import add_limit_options, whole_number
+from barehttp.cli_limits import add_limit_options, add_websocket_options, whole_number
 from barehttp.cli_limits import limits_from_args as limits_from_args
 from barehttp.config.deploy import add_deploy_options, add_reload_option
 from barehttp.config.environment import apply_environment
@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
     add_asgi_options(asgi)
     add_server_options(asgi)
+    add_websocket_options(asgi)
     add_worker_options(asgi)
     add_reload_option(asgi)
     asgi.set_defaults(run=run_asgi_command)

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from barehttp.app.settings import AccountSettings
-from barehttp.cli_limits import limits_from_args
+from barehttp.cli_limits import limits_from_args, websocket_limits_from_args
 from barehttp.config.deploy import deploy_kwargs
 from barehttp.config.startup import app_load_check, port_hint
 from barehttp.server.signals import set_reexec_check
@@ -153,7 +153,8 @@ def run_asgi_command(args: argparse.Namespace) -> int:
     workers = worker_options_from_args(args)
     if workers is None:  # SIGHUP re-executes in place once the new code loads
         set_reexec_check(app_load_check(args.app, "barehttp.asgi.loader"))
-    return run_asgi(args, server_kwargs(args), workers)
+    kwargs = {**server_kwargs(args), "websocket_limits": websocket_limits_from_args(args)}
+    return run_asgi(args, kwargs, workers)
 
 
 def run_app(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """The command line's limit options, driven by one table (``LIMIT_OPTIONS``).
 
-Each row names the option, how its text is parsed, the ``Limits`` field it sets,
-its unit (the metavar) and its help. ``add_limit_options`` declares the rows of a
-help section, and ``limits_from_args`` builds ``Limits`` from all of them, so an
-option and the field it sets cannot drift apart.
+Each row names the option, how its text is parsed, the field it sets (of
+``Limits``, or of ``WebSocketLimits`` for the ``websocket`` section), its unit
+(the metavar) and its help. ``add_limit_options`` declares the rows of a help
+section, and ``limits_from_args`` / ``websocket_limits_from_args`` build the
+dataclasses from them, so an option and the field it sets cannot drift apart.
+A command that lacks the ``websocket`` section's options gets their defaults.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import Any
 
 from barehttp.config.sizes import byte_size
 from barehttp.protocol.limits import NO_BODY_LIMIT, Limits
+from barehttp.protocol.websocket_limits import WebSocketLimits
 
 DEFAULT_LIMITS = Limits()
+DEFAULT_WEBSOCKET_LIMITS = WebSocketLimits()
+WEBSOCKET_SECTION = "websocket"
 
 
 def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -64,11 +69,13 @@ def _body_cap(value: int | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class LimitOption:
-    """One command-line option that sets one ``Limits`` field."""
+    """One command-line option that sets one ``Limits`` (or ``WebSocketLimits``) field."""
 
     flags: tuple[str, ...]  # the option and its aliases; the first names args' attribute
     parse: Callable[[str], Any]  # text -> value, raising argparse.ArgumentTypeError
-    field: str  # the Limits field it sets; its default is the option's default
+    # The field it sets (of WebSocketLimits in the websocket section, else of Limits);
+    # its default is the option's default.
+    field: str
     help: str
     unit: str | None = None  # the metavar shown in --help (None: argparse's own)
     section: str = "limits"  # the --help group it is listed in
@@ -78,6 +85,15 @@ class LimitOption:
     @property
     def dest(self) -> str:
         return self.flags[0].removeprefix("--").replace("-", "_")
+
+    @property
+    def is_websocket(self) -> bool:
+        return self.section == WEBSOCKET_SECTION
+
+    @property
+    def default(self) -> Any:
+        defaults = DEFAULT_WEBSOCKET_LIMITS if self.is_websocket else DEFAULT_LIMITS
+        return getattr(defaults, self.field)
 
 
 LIMIT_OPTIONS: tuple[LimitOption, ...] = (
@@ -160,6 +176,56 @@ LIMIT_OPTIONS: tuple[LimitOption, ...] = (
         "how long in-flight requests get after SIGTERM (default %(default)s)",
         unit="SECONDS",
     ),
+    LimitOption(
+        ("--ws-max-message",),
+        byte_size,
+        "max_message_bytes",
+        "largest WebSocket message, in bytes or with K/M/G (close 1009 beyond; default "
+        f"{DEFAULT_WEBSOCKET_LIMITS.max_message_bytes >> 20}M)",
+        unit="SIZE",
+        section=WEBSOCKET_SECTION,
+    ),
+    LimitOption(
+        ("--ws-max-frame",),
+        byte_size,
+        "max_frame_bytes",
+        "largest WebSocket frame, in bytes or with K/M/G (close 1009 beyond; default "
+        f"{DEFAULT_WEBSOCKET_LIMITS.max_frame_bytes >> 20}M)",
+        unit="SIZE",
+        section=WEBSOCKET_SECTION,
+    ),
+    LimitOption(
+        ("--ws-ping-interval",),
+        seconds(),
+        "ping_interval_s",
+        "send a Ping after this long without a byte from the peer (default %(default)s)",
+        unit="SECONDS",
+        section=WEBSOCKET_SECTION,
+    ),
+    LimitOption(
+        ("--ws-ping-timeout",),
+        seconds(),
+        "ping_timeout_s",
+        "close 1011 and drop a peer silent this long after a Ping (default %(default)s)",
+        unit="SECONDS",
+        section=WEBSOCKET_SECTION,
+    ),
+    LimitOption(
+        ("--ws-close-timeout",),
+        seconds(),
+        "close_timeout_s",
+        "after our Close, wait this long for the peer's, then drop (default %(default)s)",
+        unit="SECONDS",
+        section=WEBSOCKET_SECTION,
+    ),
+    LimitOption(
+        ("--ws-max-queued-messages",),
+        whole_number(1),
+        "max_queued_messages",
+        "messages the app has not taken before reading pauses (default %(default)s)",
+        unit="N",
+        section=WEBSOCKET_SECTION,
+    ),
 )
 
 
@@ -170,7 +236,7 @@ def add_limit_options(group: argparse._ArgumentGroup, section: str) -> None:
             continue
         extra: dict[str, Any] = {}
         if option.has_default:
-            extra["default"] = getattr(DEFAULT_LIMITS, option.field)
+            extra["default"] = option.default
         if option.unit is not None:
             extra["metavar"] = option.unit
         group.add_argument(*option.flags, type=option.parse, help=option.help, **extra)
@@ -184,7 +250,35 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
             **{
                 option.field: option.to_field(getattr(args, option.dest))
                 for option in LIMIT_OPTIONS
+                if not option.is_websocket
             },
         )
     except ValueError as error:  # Limits refused a value the option parsers let through
+        raise SystemExit(f"barehttp: {error}") from None
+
+
+def add_websocket_options(parser: argparse.ArgumentParser) -> None:
+    """The ``WebSocketLimits`` options, in their own --help section (any serving command)."""
+    add_limit_options(parser.add_argument_group("WebSocket limits"), WEBSOCKET_SECTION)
+
+
+def websocket_limits_from_args(args: argparse.Namespace) -> WebSocketLimits:
+    """``WebSocketLimits`` from the parsed options (defaults where a command has none);
+    exits with one line, naming the option, if WebSocketLimits refuses a value."""
+    given = {
+        option: getattr(args, option.dest)
+        for option in LIMIT_OPTIONS
+        if option.is_websocket and hasattr(args, option.dest)
+    }
+    for option, value in given.items():
+        try:
+            dataclasses.replace(DEFAULT_WEBSOCKET_LIMITS, **{option.field: option.to_field(value)})
+        except ValueError as error:
+            raise SystemExit(f"barehttp: {option.flags[0]}: {error}") from None
+    try:
+        return dataclasses.replace(
+            DEFAULT_WEBSOCKET_LIMITS,
+            **{option.field: option.to_field(value) for option, value in given.items()},
+        )
+    except ValueError as error:  # a combination refused
         raise SystemExit(f"barehttp: {error}") from None

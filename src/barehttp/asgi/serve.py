@@ -12,6 +12,7 @@ from barehttp.asgi.loader import ASGIApp
 from barehttp.asgi.state import ServerState
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.server.exit_codes import STARTUP_FAILED_STATUS
 from barehttp.server.listener import socket_address
 from barehttp.server.redirect import bind_redirect, start_redirect
@@ -36,6 +37,7 @@ def serve_asgi(
     certfile: str | None = None,
     keyfile: str | None = None,
     workers: WorkerOptions | None = None,
+    websocket_limits: WebSocketLimits | None = None,
     host: str | None = "127.0.0.1",
     redirect_http_port: int | None = None,
     port: int = 0,
@@ -61,6 +63,7 @@ def serve_asgi(
             tls=ssl_context is not None,
             app=app_factory(),
             limits=limits,
+            websocket_limits=websocket_limits or WebSocketLimits(),
             root_path=root_path.rstrip("/"),
             trusted_proxies=trusted_proxies,
             access_log=access_log,

@@ -5,6 +5,7 @@ Close, and the close codes for broken rules (RFC 6455); this module moves its
 bytes and turns its events into ASGI messages. States: ``CONNECTING`` until the
 app accepts (101) or denies (403, RFC 6455 §4.2.2: any status but 101 refuses),
 ``OPEN``, ``CLOSING`` once our Close is sent, ``CLOSED`` when TCP is done.
+While open, ``Keepalive`` pings a silent peer and drops one that stays silent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from barehttp.asgi.flow import FlowControl
 from barehttp.asgi.loader import Message
 from barehttp.asgi.state import ServerState
+from barehttp.asgi.websocket_keepalive import Keepalive
 from barehttp.protocol.websocket_connection import WebSocketConnection
 from barehttp.protocol.websocket_errors import CloseCode
 from barehttp.protocol.websocket_events import (
@@ -70,6 +72,7 @@ class WebSocketSession:
         self._denial: tuple[int, list[tuple[str, str]]] | None = None
         self._denial_body = bytearray()
         self._task: asyncio.Task[None] | None = None
+        self._keepalive: Keepalive | None = None
         self.state = SessionState.CONNECTING
 
     def start(self) -> None:
@@ -171,6 +174,13 @@ class WebSocketSession:
         self._transport.write(acceptance.format_head())
         self._connection = WebSocketConnection(limits=limits, deflate=acceptance.deflate)
         self.state = SessionState.OPEN
+        self._keepalive = Keepalive(
+            limits,
+            send_ping=self._send_ping,
+            on_silence=self._drop_silent_peer,
+            is_reading_paused=lambda: self._flow.is_read_paused,
+        )
+        self._keepalive.start()
         if self._pending:
             early, self._pending = bytes(self._pending), bytearray()
             self.data_received(early)
@@ -213,16 +223,32 @@ class WebSocketSession:
         self.state = SessionState.CLOSED
         self._queue({"type": "websocket.disconnect", "code": CloseCode.ABNORMAL_CLOSURE})
 
+    def _send_ping(self) -> None:
+        assert self._connection is not None
+        self._connection.send_ping()
+        self._transport.write(self._connection.data_to_send())
+
+    def _drop_silent_peer(self) -> None:
+        """No byte for ping_timeout_s after our Ping: 1011, then TCP is dropped."""
+        logger.info("WebSocket peer silent after a ping: closing (1011)")
+        self._queue({"type": "websocket.disconnect", "code": CloseCode.INTERNAL_ERROR})
+        self._close(CloseCode.INTERNAL_ERROR, "ping timeout")
+        self.state = SessionState.CLOSED
+        self._transport.close()  # no wait for a Close from a peer that says nothing
+
     def _close(self, code: int, reason: str) -> None:
         """Send our Close; TCP closes on the peer's reply or after the close timeout."""
+        if self._keepalive is not None:
+            self._keepalive.stop()
         connection = self._connection
         assert connection is not None
         connection.send_close(code, reason)
         self._transport.write(connection.data_to_send())
         self.state = SessionState.CLOSING
         loop = asyncio.get_running_loop()
+        # abort, not close: close would wait for a peer that reads nothing to take our bytes.
         self._close_timer = loop.call_later(
-            self._state.websocket_limits.close_timeout_s, self._transport.close
+            self._state.websocket_limits.close_timeout_s, self._transport.abort
         )
 
     # -- from the connection -----------------------------------------------------
@@ -234,6 +260,8 @@ class WebSocketSession:
             if len(self._pending) > self._state.websocket_limits.max_frame_bytes:
                 self._flow.pause_reading()  # frames before our answer: wait for it
             return
+        if self._keepalive is not None:
+            self._keepalive.heard()
         events = connection.receive_data(data)
         outgoing = connection.data_to_send()
         if outgoing:
@@ -254,6 +282,8 @@ class WebSocketSession:
 
     def connection_lost(self) -> None:
         self.state = SessionState.CLOSED
+        if self._keepalive is not None:
+            self._keepalive.stop()
         if self._close_timer is not None:
             self._close_timer.cancel()
         self._queue({"type": "websocket.disconnect", "code": CloseCode.ABNORMAL_CLOSURE})
