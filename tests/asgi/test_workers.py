@@ -251,3 +251,17 @@ def test_sighup_without_workers_restarts_in_place_with_the_new_code(
     wait_until(serves_second, TIMEOUT_S, "the new code")
     assert server.process.poll() is None  # the same process (PID) serves it
     assert "restarting in place" in server.log()
+
+
+def test_replacements_that_cannot_start_with_no_worker_left_stop_the_supervisor(
+    start: object, markers: Path
+) -> None:
+    server = start(APP, "--workers", "2", workers=2)  # type: ignore[operator]
+    workers = server.workers()
+    (markers / "fail-startup").touch()  # from now on, a new worker's startup fails
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    assert server.process.wait(60) == 1
+    log = server.log()
+    assert "application startup failed: no database now" in log
+    assert "no worker is serving and a new one could not start: stopping" in log

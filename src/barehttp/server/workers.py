@@ -15,8 +15,10 @@ The parent supervises: a worker that dies is replaced (with a growing delay if
 workers keep dying young), SIGTERM/SIGINT drain every worker, SIGHUP replaces
 workers one at a time, each new one ready before an old one is told to leave.
 A worker that cannot start at all (its application does not import, its ASGI
-lifespan startup fails) while the first workers start stops the supervisor
-with the worker's message: respawning it would fail the same way forever.
+lifespan startup fails) while the first workers start, or while no other
+worker serves, stops the supervisor with the worker's message: respawning it
+would fail the same way forever. With workers serving, a replacement that
+fails is retried (with the growing delay), as a worker that dies young is.
 """
 
 from __future__ import annotations
@@ -165,7 +167,10 @@ class Supervisor:
                 if self._reload_requested:
                     self._reload_requested = False
                     self._rolling_reload()
-                self._replace_missing()
+                if not self._replace_missing():
+                    logger.error("no worker is serving and a new one could not start: stopping")
+                    self._stop_all()
+                    return STARTUP_FAILED_STATUS
                 time.sleep(TICK_S)
             return self._stop_all()
         finally:
@@ -280,11 +285,16 @@ class Supervisor:
                 self._next_spawn_at = time.monotonic() + self._respawn_delay
         return exited
 
-    def _replace_missing(self) -> None:
+    def _replace_missing(self) -> bool:
+        """Start workers up to the count; False if one could not start with none serving
+        (respawning would fail the same way forever, and serve nobody meanwhile)."""
         while len(self._workers) < self._options.count and not self._stop_signals:
             if time.monotonic() < self._next_spawn_at:
-                return
-            self._spawn()
+                return True
+            serving = set(self._workers)
+            if self._spawn() is None and not serving:
+                return False
+        return True
 
     def _rolling_reload(self) -> None:
         """SIGHUP: start a fresh worker, then drain one old one; repeat for all."""

@@ -1,9 +1,10 @@
 """An ASGI app for worker tests: lifespan marks each process, ``/pid`` names the one serving.
 
 Markers go to the directory named by ``ASGI_MARKERS``: ``startup-<pid>`` and
-``shutdown-<pid>`` from the lifespan; ``/slow?token=T`` writes ``T-started`` and
-answers once ``T-go`` exists (see raw.py); ``/late-reader?token=T`` reads its body
-only after ``T-go``, then answers its size. ``VERSION`` is what ``/version`` says.
+``shutdown-<pid>`` from the lifespan (whose startup fails while ``fail-startup``
+exists); ``/slow?token=T`` writes ``T-started`` and answers once ``T-go`` exists
+(see raw.py); ``/late-reader?token=T`` reads its body only after ``T-go``, then
+answers its size.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import os
 from typing import Any
 
 from tests.asgi.apps import raw
-
-VERSION = "one"
 
 
 async def _answer(send: Any, body: bytes) -> None:
@@ -27,6 +26,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             kind = message["type"].removeprefix("lifespan.")
+            if kind == "startup" and (raw.MARKERS / "fail-startup").exists():
+                await send({"type": "lifespan.startup.failed", "message": "no database now"})
+                return
             (raw.MARKERS / f"{kind}-{os.getpid()}").touch()
             await send({"type": f"{message['type']}.complete"})
             if kind == "shutdown":
@@ -44,7 +46,5 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if not message.get("more_body"):
                 break
         await _answer(send, str(size).encode())
-    elif scope["type"] == "http" and scope["path"] == "/version":
-        await _answer(send, VERSION.encode())
     else:
         await raw.app(scope, receive, send)
