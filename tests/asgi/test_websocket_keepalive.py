@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import time
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -100,3 +101,17 @@ def test_a_websockets_client_answering_pings_stays(start: StartAsgi) -> None:
             assert websocket.recv(TIMEOUT_S) == "alive"
     finally:
         client_logger.removeHandler(pings)
+
+
+def test_a_peer_is_not_dropped_while_the_app_is_behind(start: StartAsgi, markers: Path) -> None:
+    """Past 32 queued messages the server stops reading: the peer's Pongs wait unread in
+    the kernel, which is the app's delay, not the peer's silence."""
+    server = start("tests.asgi.apps.pids:app", *FAST_PINGS)
+    url = f"ws://127.0.0.1:{server.port}/late-echo?token=behind"
+    with connect(url, open_timeout=TIMEOUT_S, ping_interval=None) as websocket:
+        for number in range(64):
+            websocket.send(f"message {number}")
+        time.sleep(2.0)  # five ping timeouts while the app takes nothing: no drop
+        (markers / "behind-go").touch()
+        echoed = [websocket.recv(TIMEOUT_S) for _ in range(64)]
+    assert echoed == [f"message {number}" for number in range(64)]

@@ -4,7 +4,7 @@ Markers go to the directory named by ``ASGI_MARKERS``: ``startup-<pid>`` and
 ``shutdown-<pid>`` from the lifespan (whose startup fails while ``fail-startup``
 exists); ``/slow?token=T`` writes ``T-started`` and answers once ``T-go`` exists
 (see raw.py); ``/late-reader?token=T`` reads its body only after ``T-go``, then
-answers its size.
+answers its size; the WebSocket ``/late-echo?token=T`` echoes only after ``T-go``.
 """
 
 from __future__ import annotations
@@ -46,5 +46,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if not message.get("more_body"):
                 break
         await _answer(send, str(size).encode())
+    elif scope["type"] == "websocket" and scope["path"] == "/late-echo":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await raw.wait_for_file(raw.MARKERS / f"{raw._token(scope)}-go")
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
     else:
         await raw.app(scope, receive, send)
