@@ -265,3 +265,20 @@ def test_replacements_that_cannot_start_with_no_worker_left_stop_the_supervisor(
     log = server.log()
     assert "application startup failed: no database now" in log
     assert "no worker is serving and a new one could not start: stopping" in log
+
+
+def test_sighup_with_broken_code_keeps_the_old_workers(start: object, tmp_path: Path) -> None:
+    """A new worker must be ready before an old one leaves: code that fails replaces none."""
+    project = tmp_path / "project"
+    project.mkdir()
+    module = project / "hup_broken.py"
+    module.write_text(APP_SOURCE.replace("VERSION", "good"))
+    server = start("hup_broken:app", "--chdir", str(project), "--workers", "2", workers=2)  # type: ignore[operator]
+    original = server.workers()
+    module.write_text("raise RuntimeError('broken deploy')\n")
+    server.signal(signal.SIGHUP)
+    wait_until(lambda: "reload abandoned" in server.log(), TIMEOUT_S, "the reload to give up")
+    assert "broken deploy" in server.log()
+    assert {get(server, "/")[1] for _ in range(6)} == {b"good"}
+    assert server.wait_for_workers(2) == original
+    assert server.process.poll() is None

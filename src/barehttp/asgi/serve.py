@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from barehttp.asgi.host import AsgiHost
-from barehttp.asgi.loader import ASGIApp
+from barehttp.asgi.loader import AppLoadError, ASGIApp
 from barehttp.asgi.state import ServerState
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
@@ -59,9 +59,13 @@ def serve_asgi(
         redirect_listeners = bind_redirect(host, redirect_http_port, limits)
 
     def make_host(sockets: list[socket.socket], max_requests: int, *, announce: bool) -> Served:
+        try:
+            app = app_factory()
+        except AppLoadError as error:  # a worker loading changed code (SIGHUP): one line
+            raise WorkerStartError(str(error)) from None
         state = ServerState(
             tls=ssl_context is not None,
-            app=app_factory(),
+            app=app,
             limits=limits,
             websocket_limits=websocket_limits or WebSocketLimits(),
             root_path=root_path.rstrip("/"),
