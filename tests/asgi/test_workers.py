@@ -26,6 +26,7 @@ from tests.wsgi.process import (
     start_barehttp,
     wait_until,
 )
+from tests.wsgi.test_group_signals import KeepAliveLoad
 
 APP = "tests.asgi.apps.pids:app"
 TIMEOUT_S = 20.0
@@ -281,4 +282,20 @@ def test_sighup_with_broken_code_keeps_the_old_workers(start: object, tmp_path: 
     assert "broken deploy" in server.log()
     assert {get(server, "/")[1] for _ in range(6)} == {b"good"}
     assert server.wait_for_workers(2) == original
+    assert server.process.poll() is None
+
+
+def test_two_reloads_under_keep_alive_load_fail_no_request(start: object) -> None:
+    """Kept-alive connections of a leaving worker: the request in flight, or the next one
+    within drain_keep_alive_s, is answered with Connection: close; none is cut."""
+    server = start(APP, "--workers", "2", workers=2)  # type: ignore[operator]
+    generation = server.workers()
+    with KeepAliveLoad(server, clients=16) as load:
+        load.wait_for_requests(200)
+        for _ in range(2):
+            server.signal_group(signal.SIGHUP)
+            generation = server.wait_for_workers(2, excluding=generation, timeout=60)
+            load.wait_for_requests(200)
+    assert load.failures == [], load.failures[:5]
+    assert load.close_answers >= 1
     assert server.process.poll() is None

@@ -76,6 +76,8 @@ class HttpConnection(asyncio.Protocol):
             return
         state.connections.add(self)
         self._arm(state.limits.idle_timeout_s, _IDLE)
+        if state.shutting_down:  # its TLS handshake ended during the drain
+            self.shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self._websocket is not None:
@@ -117,8 +119,10 @@ class HttpConnection(asyncio.Protocol):
         if self._websocket is not None:
             self._websocket.shutdown()
         elif self._cycle is None:
-            if not self._head_timer_armed:  # no request has begun: wait briefly, then close
-                self._arm(self._state.limits.drain_keep_alive_s, _IDLE)
+            deadline = self._loop.time() + self._state.limits.drain_keep_alive_s
+            # No request has begun: wait briefly (not past the idle deadline), then close.
+            if not self._head_timer_armed and (self._deadline or deadline) >= deadline:
+                self._arm_at(deadline, _IDLE)
         elif not self._cycle.response_started:
             self._cycle.keep_alive = False
 
