@@ -27,6 +27,7 @@ from barehttp.app.guard import (
     visitor_csrf_token,
 )
 from barehttp.app.hashing_pool import HashingBusy
+from barehttp.app.live_credits import LiveCredits
 from barehttp.app.quota import QuotaExceeded
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import Markup, Templates, join
@@ -60,10 +61,17 @@ QUOTA_EXCEEDED = 402
 class Pages:
     """The HTML side of the app; each public method is a ``(Request) -> Response`` handler."""
 
-    def __init__(self, accounts: Accounts, templates: Templates, settings: AccountSettings) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        templates: Templates,
+        settings: AccountSettings,
+        live: LiveCredits | None = None,
+    ) -> None:
         self.accounts = accounts
         self.templates = templates
         self.settings = settings
+        self.live = live  # told of every spend, for the pages open live
 
     # -- pages -------------------------------------------------------------------
 
@@ -216,9 +224,11 @@ class Pages:
             return RedirectResponse("/signin", 303)
         check_session_csrf(viewer.session, request.form())
         try:
-            self.accounts.quota.spend(viewer.user.id, 1)
+            usage = self.accounts.quota.spend(viewer.user.id, 1)
         except QuotaExceeded as error:
             return self._home_for(request, viewer, notice=str(error), status=QUOTA_EXCEEDED)
+        if self.live is not None:
+            self.live.spent(viewer.user.id, usage)
         return RedirectResponse("/", 303)
 
     def _home_for(
