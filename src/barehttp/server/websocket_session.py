@@ -95,6 +95,7 @@ class WebSocketSession:
         self._delivering = False  # a pool job is running the callbacks
         self._outbox = Outbox(collections.deque())
         self._queued_bytes = 0
+        self._write_watched = False  # EPOLLOUT asked of the hub (bytes wait for room)
         self._read_paused = False
         now = self._clock()
         self._last_heard = now
@@ -357,8 +358,7 @@ class WebSocketSession:
     def _flush_locked(self) -> None:
         if self.state is SessionState.CLOSED:
             return
-        had_unsent = not self._outbox.is_empty
-        if had_unsent:
+        if not self._outbox.is_empty:
             try:
                 sent = self._outbox.send_available(self.sock)
             except OSError:
@@ -372,7 +372,8 @@ class WebSocketSession:
             if self.state is SessionState.FLUSHING:
                 self._release_locked()
                 return
-        if had_unsent != (not self._outbox.is_empty):
+        if self._write_watched is self._outbox.is_empty:
+            self._write_watched = not self._write_watched
             self._owner.rearm(self)  # EPOLLOUT on while bytes wait, off once all are out
 
     def _drop_locked(self, code: int, reason: str) -> None:
