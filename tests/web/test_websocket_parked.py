@@ -166,7 +166,7 @@ def test_a_peer_that_stops_reading_is_dropped_after_the_write_timeout(
     client = RawClient(server.port, "/rooms/stuck")
     wait_until(lambda: len(rooms.sockets) == 1, what="the member")
     member = rooms.sockets[0]
-    for _ in range(200):  # 12.5 MB: more than loopback buffers hold, less than the bound
+    for _ in range(400):  # 25 MB: more than loopback buffers hold, less than the bound
         member.send_bytes(b"y" * 65_536)
     wait_until(lambda: server.server.context.open_connections == 0, what="dropped")
     assert rooms.closes == [(1006, "peer stopped reading")]
