@@ -19,6 +19,7 @@ from tests.integration.accounts_site import (
     new_client,
     running_site,
     session_cookie_in,
+    sign_in,
     sign_up,
     spend,
 )
@@ -107,3 +108,20 @@ def test_pages_beyond_the_per_user_bound_are_closed_with_1013(site: Site) -> Non
     # Closed pages leave the feed: two new ones fit again.
     with open_feed(site, token) as first, open_feed(site, token) as second:
         assert usage(first)["used"] == 0 and usage(second)["used"] == 0
+
+
+def test_signing_out_closes_that_sessions_pages_only(site: Site) -> None:
+    laptop = new_client(site)
+    token = session_cookie_in(sign_up(laptop, "rosa"))
+    phone = new_client(site)
+    other_token = session_cookie_in(sign_in(phone, "rosa"))
+    with open_feed(site, token) as signed_out, open_feed(site, other_token) as still_in:
+        usage(signed_out)
+        usage(still_in)
+        response = laptop.post("/api/signout", json={})
+        assert response.json()["signed_out"] is True
+        with pytest.raises(ConnectionClosed) as closed:
+            signed_out.recv(TIMEOUT_S)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert spend(phone).status_code == 200
+        assert usage(still_in)["used"] == 1  # the other session's page lives on

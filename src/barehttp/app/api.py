@@ -121,6 +121,8 @@ class Api:
             return api_error(415, "json_required", message="send Content-Type: application/json")
         token = session_token(request)
         signed_out = token is not None and self.accounts.sign_out(token)
+        if token is not None and self.live is not None:
+            self.live.signed_out(token)  # its live pages stop too
         response = JSONResponse({"ok": True, "signed_out": signed_out}, 200, list(_HEADERS))
         clear_session_cookie(response, request)
         return response

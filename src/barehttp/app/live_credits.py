@@ -19,7 +19,7 @@ import threading
 from typing import Protocol
 
 from barehttp.app.accounts import Accounts
-from barehttp.app.guard import Forbidden, check_same_origin, current_viewer
+from barehttp.app.guard import Forbidden, check_same_origin, current_viewer, session_token
 from barehttp.protocol.websocket_errors import CloseCode
 from barehttp.storage.base import Usage
 from barehttp.web.websocket import WebSocket, WebSocketClosed
@@ -30,6 +30,10 @@ logger = logging.getLogger("barehttp.app")
 class Subscriber(Protocol):
     def send_text(self, text: str) -> None:
         """Queue ``text`` for the peer without waiting; raises WebSocketClosed."""
+        ...
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake; a no-op once closing."""
         ...
 
 
@@ -52,6 +56,7 @@ class CreditsFeed:
         self._max_total = max_total
         self._lock = threading.Lock()
         self._by_user: dict[int, list[Subscriber]] = {}
+        self._sessions: dict[Subscriber, str] = {}  # the session token each page opened with
         self._total = 0
 
     @property
@@ -63,8 +68,9 @@ class CreditsFeed:
         with self._lock:
             return len(self._by_user.get(user_id, ()))
 
-    def subscribe(self, user_id: int, subscriber: Subscriber) -> bool:
-        """Add ``subscriber``; False when the user's or the overall bound is reached."""
+    def subscribe(self, user_id: int, subscriber: Subscriber, token: str) -> bool:
+        """Add ``subscriber`` (opened with session ``token``); False when the user's or
+        the overall bound is reached."""
         with self._lock:
             subscribers = self._by_user.setdefault(user_id, [])
             if len(subscribers) >= self._max_per_user or self._total >= self._max_total:
@@ -72,6 +78,7 @@ class CreditsFeed:
                     del self._by_user[user_id]
                 return False
             subscribers.append(subscriber)
+            self._sessions[subscriber] = token
             self._total += 1
             return True
 
@@ -81,6 +88,7 @@ class CreditsFeed:
             if subscribers is None or subscriber not in subscribers:
                 return
             subscribers.remove(subscriber)
+            self._sessions.pop(subscriber, None)
             self._total -= 1
             if not subscribers:
                 del self._by_user[user_id]
@@ -97,6 +105,16 @@ class CreditsFeed:
                 subscriber.send_text(message)  # queued: a slow page delays no one
             except WebSocketClosed:
                 self.unsubscribe(user_id, subscriber)
+
+    def end_session(self, token: str) -> None:
+        """Close the pages opened with session ``token`` (signed out): 1008."""
+        with self._lock:
+            pages = [page for page, opened_with in self._sessions.items() if opened_with == token]
+        for page in pages:
+            try:
+                page.close(CloseCode.POLICY_VIOLATION, "signed out")
+            except WebSocketClosed:
+                pass  # on_close unsubscribes it
 
 
 class LiveCredits:
@@ -119,7 +137,9 @@ class LiveCredits:
             return
         user_id = viewer.user.id
         ws.accept()
-        if not self.feed.subscribe(user_id, ws):
+        token = session_token(request)
+        assert token is not None  # a viewer was found by it
+        if not self.feed.subscribe(user_id, ws, token):
             ws.close(CloseCode.TRY_AGAIN_LATER, "too many live pages")
             return
         ws.on_close(lambda code, reason: self.feed.unsubscribe(user_id, ws))
@@ -129,6 +149,11 @@ class LiveCredits:
     def spent(self, user_id: int, usage: Usage) -> None:
         """A spend of ``user_id`` succeeded: tell the user's open pages."""
         self.feed.publish(user_id, usage)
+
+    def signed_out(self, token: str) -> None:
+        """Session ``token`` ended: its live pages are closed."""
+        if self.feed.is_watched:
+            self.feed.end_session(token)
 
     def spent_by_session(self, token: str, usage: Usage) -> None:
         """A spend through the session ``token`` succeeded (the API knows no user id)."""

@@ -200,17 +200,22 @@ class Pages:
         token = session_token(request)
         if viewer is not None and token is not None:
             check_session_csrf(viewer.session, request.form())
-            self.accounts.sign_out(token)
+            self._end_session(token)
             logger.info("signed out %r", viewer.user.username)
         response = RedirectResponse("/", 303)
         clear_session_cookie(response, request)
         return response
 
+    def _end_session(self, token: str) -> None:
+        self.accounts.sign_out(token)
+        if self.live is not None:  # its live pages stop too
+            self.live.signed_out(token)
+
     def _signed_in_redirect(self, request: Request, token: str) -> Response:
         # A session from before this sign-in must not live on beside the new one.
         old_token = session_token(request)
         if old_token is not None:
-            self.accounts.sign_out(old_token)
+            self._end_session(old_token)
         response = RedirectResponse("/", 303)
         set_session_cookie(response, request, token, int(self.settings.session_lifetime_s))
         return response

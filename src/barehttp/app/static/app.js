@@ -41,9 +41,10 @@ const watchCredits = (attempt) => {
   });
   socket.addEventListener("close", (event) => {
     document.body.dataset.liveCredits = "off";
-    // Reconnect after a drop (a server restart: 1001), a few times, more slowly each time.
+    // Reconnect after a drop (a server restart: 1001), a few times, more slowly each
+    // time; not after a normal close, nor once signed out (1008).
     const next = opened ? 0 : attempt + 1;
-    if (event.code !== 1000 && next < 5) {
+    if (event.code !== 1000 && event.code !== 1008 && next < 5) {
       setTimeout(() => watchCredits(next), 1000 * 2 ** next);
     }
   });
