@@ -297,3 +297,25 @@ def test_wss_over_tls(start: StartWebSocketServer, tls_files: tuple[str, str]) -
             assert ws.recv(TIMEOUT_S) == payload
         ws.send("done")
         assert ws.recv(TIMEOUT_S) == "done"
+
+
+def test_wss_frames_sent_right_behind_the_handshake_are_read(
+    start: StartWebSocketServer, tls_files: tuple[str, str]
+) -> None:
+    cert_path, ca_path = tls_files
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert_path)
+    server = start(make_app(Record()), ssl_context=server_context)
+    client_context = ssl.create_default_context(cafile=ca_path)
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as raw,
+        client_context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+    ):
+        sock.sendall(handshake("/echo/x"))  # one TLS record...
+        sock.sendall(encode_frame(Opcode.TEXT, b"right behind", mask=b"abcd"))  # ...and another
+        head, data = read_head(sock)
+        assert head.startswith(b"HTTP/1.1 101")
+        while b"right behind" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk

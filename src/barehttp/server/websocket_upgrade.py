@@ -56,4 +56,6 @@ def accept_websocket(exchange: ServerExchange, acceptance: Acceptance) -> WebSoc
     if early:  # before the hub reads anything newer
         session.receive_early(early)
     hub.add(session)
+    if session.is_tls:  # frames decrypted already wait in the SSL object, unseen by epoll
+        hub.read_soon(session)
     return session
