@@ -114,8 +114,9 @@ def test_idle_parked_websockets_cost_no_thread(start: StartWebSocketServer) -> N
     try:
         wait_until(lambda: len(rooms.sockets) == 201, what="201 members")
         wait_until(lambda: server.server.context.pool.wait_idle(0.0), what="handlers returned")
-        assert threading.active_count() == threads_before
-        assert len(os.listdir("/proc/self/task")) == tasks_before
+        # Not one more (fewer if a thread of an earlier test ended meanwhile).
+        assert threading.active_count() <= threads_before
+        assert len(os.listdir("/proc/self/task")) <= tasks_before
         assert server.server.context.websockets is not None
         assert server.server.context.websockets.session_count == 201
         for index, client in enumerate(clients):  # every one still answers
