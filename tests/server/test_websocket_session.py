@@ -216,3 +216,14 @@ def test_more_than_max_queued_bytes_unsent_drops_the_peer() -> None:
         for _ in range(1_000):
             rig.session.send_bytes(b"z" * 65_536)
     assert closed.value.code == 1006 and rig.released
+
+
+def test_no_ping_while_the_application_is_behind() -> None:
+    rig = Rig(WebSocketLimits(max_queued_messages=1, ping_interval_s=10, ping_timeout_s=5))
+    rig.deliver(Opcode.TEXT, b"unread")  # reading pauses: the peer's frames wait in TCP
+    rig.tick(20)
+    rig.tick(20)
+    assert rig.peer.frames() == [] and not rig.released
+    assert rig.session.receive() == "unread"  # reading resumes; the interval starts again
+    rig.tick(10)
+    assert [frame.opcode for frame in rig.peer.frames()] == [Opcode.PING]

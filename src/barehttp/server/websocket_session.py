@@ -184,6 +184,9 @@ class WebSocketSession:
                 if now >= self._close_deadline:  # §7.1.1: no Close back in time: drop TCP
                     self._release_locked()
                 return
+            if self._read_paused:  # the application is behind, not the peer: no pings
+                self._last_heard, self._ping_sent_at = now, None
+                return
             if self._ping_sent_at is None:
                 if now - self._last_heard >= limits.ping_interval_s:  # RFC 6455 §5.5.2
                     self._connection.send_ping()
@@ -316,11 +319,8 @@ class WebSocketSession:
                 pass  # a send raced the close: the close notice follows
             except Exception:
                 logger.exception("WebSocket callback failed")
-                self._fail(CloseCode.INTERNAL_ERROR, "")
-
-    def _fail(self, code: int, reason: str) -> None:
-        with self._lock:
-            self._fail_locked(code, reason)
+                with self._lock:
+                    self._fail_locked(CloseCode.INTERNAL_ERROR, "")
 
     def _fail_locked(self, code: int, reason: str) -> None:
         """Send a Close with ``code`` and close TCP once it is out (no reply awaited)."""
