@@ -197,3 +197,21 @@ def test_server_close_answered_ends_cleanly(start: StartWebSocketServer) -> None
         rooms.sockets[0].close(4003, "done")  # the client answers the Close by itself
         wait_until(lambda: rooms.closes == [(4003, "done")], what="on_close")
     wait_until(lambda: server.server.context.open_connections == 0, what="uncounted")
+
+
+def test_a_failing_callback_closes_with_1011(start: StartWebSocketServer) -> None:
+    app = App()
+
+    @app.websocket("/fragile")
+    def fragile(ws: WebSocket) -> None:
+        ws.accept()
+
+        @ws.on_message
+        def broken(message: str | bytes) -> None:
+            raise RuntimeError("callback bug")
+
+    server = start(app)
+    client = RawClient(server.port, "/fragile")
+    client.send_frame(Opcode.TEXT, b"x")
+    assert close_code(client.next_frame()) == 1011
+    client.close()
