@@ -21,6 +21,7 @@ from barehttp.app.guard import (
     current_viewer,
     session_token,
 )
+from barehttp.app.live_credits import LiveCredits
 from barehttp.protocol.errors import BadRequest
 from barehttp.storage.base import MAX_CREDITS, Usage
 from barehttp.web.json_value import JSONInput
@@ -50,10 +51,12 @@ class Api:
         *,
         max_slow_s: float = MAX_SLOW_SECONDS,
         max_slow_requests: int = MAX_SLOW_REQUESTS,
+        live: LiveCredits | None = None,
     ) -> None:
         if max_slow_requests < 1:
             raise ValueError("max_slow_requests must be >= 1")
         self.accounts = accounts
+        self.live = live  # told of every spend, for the pages open live
         self.max_slow_s = max_slow_s
         # Each sleeping call holds a handler thread: without a bound, 64 anonymous
         # calls would put every thread of the server to sleep.
@@ -76,6 +79,8 @@ class Api:
         if token is not None and is_json and isinstance(cost, int):
             usage = self.accounts.sessions.spend(token, cost)
             if usage is not None:
+                if self.live is not None:
+                    self.live.spent_by_session(token, usage)
                 return _usage_response(usage)
         viewer = current_viewer(self.accounts, request)
         if viewer is None:
@@ -116,6 +121,8 @@ class Api:
             return api_error(415, "json_required", message="send Content-Type: application/json")
         token = session_token(request)
         signed_out = token is not None and self.accounts.sign_out(token)
+        if token is not None and self.live is not None:
+            self.live.signed_out(token)  # its live pages stop too
         response = JSONResponse({"ok": True, "signed_out": signed_out}, 200, list(_HEADERS))
         clear_session_cookie(response, request)
         return response

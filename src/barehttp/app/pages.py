@@ -27,6 +27,7 @@ from barehttp.app.guard import (
     visitor_csrf_token,
 )
 from barehttp.app.hashing_pool import HashingBusy
+from barehttp.app.live_credits import LiveCredits
 from barehttp.app.quota import QuotaExceeded
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import Markup, Templates, join
@@ -60,10 +61,17 @@ QUOTA_EXCEEDED = 402
 class Pages:
     """The HTML side of the app; each public method is a ``(Request) -> Response`` handler."""
 
-    def __init__(self, accounts: Accounts, templates: Templates, settings: AccountSettings) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        templates: Templates,
+        settings: AccountSettings,
+        live: LiveCredits | None = None,
+    ) -> None:
         self.accounts = accounts
         self.templates = templates
         self.settings = settings
+        self.live = live  # told of every spend, for the pages open live
 
     # -- pages -------------------------------------------------------------------
 
@@ -192,17 +200,22 @@ class Pages:
         token = session_token(request)
         if viewer is not None and token is not None:
             check_session_csrf(viewer.session, request.form())
-            self.accounts.sign_out(token)
+            self._end_session(token)
             logger.info("signed out %r", viewer.user.username)
         response = RedirectResponse("/", 303)
         clear_session_cookie(response, request)
         return response
 
+    def _end_session(self, token: str) -> None:
+        self.accounts.sign_out(token)
+        if self.live is not None:  # its live pages stop too
+            self.live.signed_out(token)
+
     def _signed_in_redirect(self, request: Request, token: str) -> Response:
         # A session from before this sign-in must not live on beside the new one.
         old_token = session_token(request)
         if old_token is not None:
-            self.accounts.sign_out(old_token)
+            self._end_session(old_token)
         response = RedirectResponse("/", 303)
         set_session_cookie(response, request, token, int(self.settings.session_lifetime_s))
         return response
@@ -216,9 +229,11 @@ class Pages:
             return RedirectResponse("/signin", 303)
         check_session_csrf(viewer.session, request.form())
         try:
-            self.accounts.quota.spend(viewer.user.id, 1)
+            usage = self.accounts.quota.spend(viewer.user.id, 1)
         except QuotaExceeded as error:
             return self._home_for(request, viewer, notice=str(error), status=QUOTA_EXCEEDED)
+        if self.live is not None:
+            self.live.spent(viewer.user.id, usage)
         return RedirectResponse("/", 303)
 
     def _home_for(

@@ -33,6 +33,9 @@ class AccountSettings:
     max_slow_requests: int = 4
     # Strict-Transport-Security max-age on TLS responses (RFC 6797 §6.1.1): one year.
     hsts_max_age_s: int = 31_536_000
+    # Open live-credit pages (WebSockets of /ws/credits); beyond, closed with 1013.
+    max_live_pages_per_user: int = 16
+    max_live_pages: int = 10_000  # in all, on this instance
     scrypt: ScryptParams = field(default_factory=ScryptParams)  # lower only in tests
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class AccountSettings:
             "password_hashing_memory_bytes",
             "hsts_max_age_s",
             "storage_retry_after_s",
+            "max_live_pages_per_user",
+            "max_live_pages",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -9,6 +9,7 @@ from barehttp.app.accounts import make_accounts
 from barehttp.app.api import Api, api_error
 from barehttp.app.clock import Clock, system_clock
 from barehttp.app.guard import add_strict_transport_security
+from barehttp.app.live_credits import CreditsFeed, LiveCredits
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
@@ -57,12 +58,17 @@ def create_app(
         POST /api/requests  GET /api/usage   JSON quota API (session cookie)
         POST /api/signout                    ends the session (JSON, like the API)
         GET  /api/slow?seconds=n             sleeps up to 10 s (signed in; a few at once)
+        GET  /ws/credits                     WebSocket: the user's credits, pushed on change
         /static/…  /images/…  /favicon.ico   files under `static_dir`
     """
     settings = settings if settings is not None else AccountSettings()
     accounts = make_accounts(storage, settings, clock=clock)
-    pages = Pages(accounts, Templates(template_dir), settings)
-    api = Api(accounts, max_slow_requests=settings.max_slow_requests)
+    feed = CreditsFeed(
+        max_per_user=settings.max_live_pages_per_user, max_total=settings.max_live_pages
+    )
+    live = LiveCredits(accounts, feed)
+    pages = Pages(accounts, Templates(template_dir), settings, live)
+    api = Api(accounts, max_slow_requests=settings.max_slow_requests, live=live)
     static_root = Path(static_dir)
 
     router = StorageGuardedRouter(retry_after_s=settings.storage_retry_after_s)
@@ -81,6 +87,7 @@ def create_app(
     app.add_route("GET", "/api/usage", api.usage)
     app.add_route("GET", "/api/slow", api.slow)
     app.add_route("POST", "/api/signout", api.sign_out)
+    app.websocket("/ws/credits")(live.open)
 
     app.mount("/static/", StaticFiles(static_root, cache_control=ASSET_CACHE_CONTROL))
     app.mount("/images/", StaticFiles(static_root / "images", cache_control=IMAGE_CACHE_CONTROL))

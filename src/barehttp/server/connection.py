@@ -2,9 +2,8 @@
 
 A connection is owned by a worker thread while its client keeps talking (up to
 ``linger_s`` between requests), and parked in the reactor when the client goes
-quiet, with no thread (see docs/architecture.md). Its states and their
-transitions are in lifecycle.py; sending is transport.py's, parsing
-request_reader.py's, bodies gathered before dispatch gathering.py's.
+quiet, with no thread (see docs/architecture.md). States are in lifecycle.py,
+sending in transport.py, parsing in request_reader.py, early bodies in gathering.py.
 """
 
 from __future__ import annotations
@@ -147,6 +146,8 @@ class Connection:
                 self.request_started,
             )
             keep_alive = exchange.run(handler)
+            if exchange.upgraded:  # hand-over: the WebSocket side owns the socket now
+                return self._enter(ConnectionState.UPGRADED)
             if keep_alive is None:  # cut off mid-response
                 self.close()
                 return
@@ -384,7 +385,7 @@ class Connection:
 
     def close(self) -> None:
         state = self.state
-        if state is _CLOSED:
+        if state is _CLOSED or state is ConnectionState.UPGRADED:  # closed by its WebSocket
             return
         self.state = _CLOSED  # from any state (see lifecycle.py)
         if self.gathering is not None:

@@ -12,6 +12,7 @@ from barehttp.protocol.writer import format_http_date
 from barehttp.server.handler import Handler
 from barehttp.server.pool import WorkerPool
 from barehttp.server.reactor import Reactor
+from barehttp.server.websocket_hub import WebSocketHub
 
 
 @dataclass(eq=False)
@@ -28,6 +29,8 @@ class ServerContext:
     plain_http_port: int | None = None  # named to plain-HTTP clients of a TLS port
     open_connections: int = 0
     gathered_bytes: int = 0  # request body bytes held before dispatch, all connections
+    # Upgraded connections (websocket_hub.py); None: WebSocket upgrades are refused.
+    websockets: WebSocketHub | None = None
     # The clock of every connection deadline (tests pass a fake one).
     clock: Callable[[], float] = time.monotonic
     _count_lock: threading.Lock = field(default_factory=threading.Lock)

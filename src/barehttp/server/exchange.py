@@ -56,6 +56,7 @@ class ServerExchange:
         "head",
         "is_tls",
         "max_body_bytes",
+        "peer_ip",
         "reader",
         "request_started",
         "scheme",
@@ -63,6 +64,7 @@ class ServerExchange:
         "state",
         "status",
         "transport",
+        "upgraded",
     )
 
     def __init__(
@@ -78,6 +80,10 @@ class ServerExchange:
         self.head = head
         self.transport = transport
         self.reader = reader
+        # The address counted for this connection, before proxy headers replace
+        # client_address; and whether the connection switched to WebSocket.
+        self.peer_ip = client_address[0]
+        self.upgraded = False
         self.context = context
         self.client_address = client_address
         self.server_address = server_address
@@ -285,6 +291,13 @@ class ServerExchange:
             error.status, [("Content-Type", "text/plain; charset=utf-8")], format_error_body(error)
         )
 
+    def mark_upgraded(self) -> None:
+        """The 101 went out: the socket now belongs to the WebSocket side
+        (websocket_upgrade.py); nothing more is written or read here."""
+        self.upgraded = True
+        self.status = 101
+        self.state = _COMPLETE
+
     def run(self, handler: Handler) -> bool | None:
         """Run ``handler`` and complete the response: True if the connection can carry
         another request, False to close after it, None to close at once (cut off)."""
@@ -302,6 +315,10 @@ class ServerExchange:
             if self.headers_sent and not self.discard_unsent_head():
                 return None
             self.send_error(HTTPError("Internal Server Error"))
+        if self.upgraded:  # the connection left HTTP: the caller must not touch it
+            if self.context.access_log:
+                self.log_access()
+            return False
         try:
             keep_alive = self.finish()
         except OSError:

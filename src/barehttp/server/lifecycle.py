@@ -13,6 +13,7 @@
                                  │                                 │
                                  └──> WRITING (outbox; reactor) ───┘
                                  └──> WRITING_LAST (outbox, then close)
+                                 └──> UPGRADED (101 sent: the WebSocket hub owns the socket)
     any state ──> CLOSED
 
 Where a connection *is* (a worker thread, or parked in the reactor) is not a
@@ -34,6 +35,7 @@ class ConnectionState(enum.Enum):
     IN_HANDLER = enum.auto()  # a worker runs the handler and writes the response
     WRITING = enum.auto()  # the reactor sends the response's end; then the next request
     WRITING_LAST = enum.auto()  # the reactor sends the response's end; then close
+    UPGRADED = enum.auto()  # after a 101: the socket is the WebSocket side's (websocket_hub.py)
     CLOSED = enum.auto()
 
 
@@ -43,9 +45,12 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.HANDSHAKE: frozenset({_S.READING_HEAD, _S.CLOSED}),
     _S.READING_HEAD: frozenset({_S.GATHERING_BODY, _S.IN_HANDLER, _S.CLOSED}),
     _S.GATHERING_BODY: frozenset({_S.IN_HANDLER, _S.CLOSED}),
-    _S.IN_HANDLER: frozenset({_S.READING_HEAD, _S.WRITING, _S.WRITING_LAST, _S.CLOSED}),
+    _S.IN_HANDLER: frozenset(
+        {_S.READING_HEAD, _S.WRITING, _S.WRITING_LAST, _S.UPGRADED, _S.CLOSED}
+    ),
     _S.WRITING: frozenset({_S.READING_HEAD, _S.CLOSED}),
     _S.WRITING_LAST: frozenset({_S.CLOSED}),
+    _S.UPGRADED: frozenset(),  # the WebSocket session closes the socket, not the connection
     _S.CLOSED: frozenset({_S.CLOSED}),
 }
 # TRANSITIONS for the per-request path: keyed by id() and searched in tuples, since an

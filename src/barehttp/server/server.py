@@ -12,6 +12,7 @@ from collections.abc import Callable
 from barehttp.protocol.errors import ServiceUnavailable
 from barehttp.protocol.forwarded import TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.server.access_log import ACCESS_LOG_FORMATS
 from barehttp.server.connection import Connection
 from barehttp.server.context import ServerContext
@@ -30,6 +31,7 @@ from barehttp.server.listener import (
 from barehttp.server.pool import WorkerPool
 from barehttp.server.proxy_headers import ProxyHeaders
 from barehttp.server.reactor import Reactor
+from barehttp.server.websocket_hub import WebSocketHub
 
 logger = logging.getLogger("barehttp.server")
 
@@ -62,8 +64,11 @@ class Server:
         trusted_proxies: TrustedProxies | None = None,
         access_log_format: str = "common",
         clock: Callable[[], float] = time.monotonic,
+        websocket_limits: WebSocketLimits | None = None,
     ) -> None:
         self.handler = handler
+        # Bounds and timings of upgraded connections (websocket_hub.py).
+        self.websocket_limits = websocket_limits or WebSocketLimits()
         # The clock of connection and reactor deadlines (tests pass a fake one).
         self.clock = clock
         self.host = host
@@ -121,8 +126,19 @@ class Server:
             handler = ProxyHeaders(handler, self.trusted_proxies)
         if self.max_requests > 0:
             handler = _RetiringHandler(handler, self.max_requests, self.request_shutdown)
+
+        def dispatch(job: Callable[[], None]) -> None:
+            pool.submit(job, bounded=False)  # a message for a connection already open
+
+        websockets = WebSocketHub(
+            self.websocket_limits,
+            dispatch,
+            sweep_interval_s=limits.reactor_sweep_s,
+            clock=self.clock,
+        )
         self._context = ServerContext(
             handler=handler,
+            websockets=websockets,
             limits=limits,
             pool=pool,
             reactor=Reactor(limits.reactor_sweep_s, self.clock),
@@ -195,6 +211,8 @@ class Server:
         for acceptor in self._acceptors:
             acceptor.stop()
         context.reactor.expire_readers_by(self.clock() + limits.drain_keep_alive_s)
+        if context.websockets is not None:  # RFC 6455 §7.4.1: 1001, going away
+            context.websockets.go_away()
         # Each connection now closes by itself: after its response, or once idle.
         closed = context.wait_all_closed(limits.shutdown_timeout_s if timeout is None else timeout)
         context.reactor.close_all()  # idle ones, past the deadline: no request is lost
@@ -208,6 +226,8 @@ class Server:
                 logger.exception("shutdown hook failed")
         context.pool.stop(timeout=0.1)
         context.reactor.stop()
+        if context.websockets is not None:
+            context.websockets.stop()
         logger.info("server stopped")
         return drained
 

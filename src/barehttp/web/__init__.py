@@ -8,6 +8,7 @@ from barehttp.web.request import Request
 from barehttp.web.response import HTMLResponse, JSONResponse, RedirectResponse, Response
 from barehttp.web.router import Match, Router
 from barehttp.web.static import StaticFiles
+from barehttp.web.websocket import WebSocket, WebSocketClosed
 
 __all__ = [
     "App",
@@ -24,5 +25,7 @@ __all__ = [
     "Router",
     "StaticFiles",
     "UnsupportedMediaType",
+    "WebSocket",
+    "WebSocketClosed",
     "serve_file",
 ]

@@ -14,12 +14,14 @@ from barehttp.web.forms import DEFAULT_MAX_FIELDS
 from barehttp.web.request import Request
 from barehttp.web.response import Response
 from barehttp.web.router import RequestHandler, Router
+from barehttp.web.websocket import WebSocketHandler, websocket_endpoint
 
 logger = logging.getLogger("barehttp.web")
 
 ErrorHandler = Callable[[Request, HTTPError], Response]
 ResponseHook = Callable[[Request, Response], None]
 HandlerT = TypeVar("HandlerT", bound=RequestHandler)
+WebSocketHandlerT = TypeVar("WebSocketHandlerT", bound=WebSocketHandler)
 ErrorHandlerT = TypeVar("ErrorHandlerT", bound=ErrorHandler)
 
 
@@ -74,6 +76,16 @@ class App:
 
     def post(self, pattern: str) -> Callable[[HandlerT], HandlerT]:
         return self.route("POST", pattern)
+
+    def websocket(self, pattern: str) -> Callable[[WebSocketHandlerT], WebSocketHandlerT]:
+        """Register ``(WebSocket) -> None`` for WebSocket upgrades of ``pattern``
+        (see web/websocket.py); other requests to it get 426 or 400."""
+
+        def register(handler: WebSocketHandlerT) -> WebSocketHandlerT:
+            self.router.add("GET", pattern, websocket_endpoint(handler))
+            return handler
+
+        return register
 
     def mount(self, prefix: str, handler: RequestHandler) -> None:
         self.router.mount(prefix, handler)

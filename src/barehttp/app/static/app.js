@@ -2,7 +2,58 @@
 // Without JavaScript the same button posts the form to /spend instead.
 "use strict";
 
+// Puts a counter ({used, limit} as the API and /ws/credits send it) on the page.
+const showUsage = (data) => {
+  if (typeof data.used !== "number" || typeof data.limit !== "number") {
+    return;
+  }
+  document.getElementById("used").textContent = String(data.used);
+  document.getElementById("limit").textContent = String(data.limit);
+  document.getElementById("remaining").textContent = String(
+    Math.max(0, data.limit - data.used),
+  );
+  const meter = document.getElementById("usage-meter");
+  if (meter) {
+    const text = data.used + " of " + data.limit;
+    meter.max = data.limit;
+    meter.value = data.used;
+    meter.textContent = text;
+    meter.setAttribute("aria-valuetext", text + " credits used");
+  }
+};
+
+// Live credits: the server pushes the counter over a WebSocket whenever it changes
+// (a spend from another tab or an API client). The page works without it.
+const watchCredits = (attempt) => {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const socket = new WebSocket(scheme + location.host + "/ws/credits");
+  let opened = false;
+  socket.addEventListener("open", () => {
+    opened = true;
+    document.body.dataset.liveCredits = "on";
+  });
+  socket.addEventListener("message", (event) => {
+    try {
+      showUsage(JSON.parse(event.data));
+    } catch (error) {
+      // not a counter: ignored
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    document.body.dataset.liveCredits = "off";
+    // Reconnect after a drop (a server restart: 1001), a few times, more slowly each
+    // time; not after a normal close, nor once signed out (1008).
+    const next = opened ? 0 : attempt + 1;
+    if (event.code !== 1000 && event.code !== 1008 && next < 5) {
+      setTimeout(() => watchCredits(next), 1000 * 2 ** next);
+    }
+  });
+};
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.getElementById("usage-meter")) {
+    watchCredits(0);
+  }
   const form = document.getElementById("spend-form");
   if (!form) {
     return;
@@ -26,21 +77,7 @@ document.addEventListener("DOMContentLoaded", () => {
         credentials: "same-origin",
       });
       const data = await response.json();
-      if (typeof data.used === "number") {
-        document.getElementById("used").textContent = String(data.used);
-        document.getElementById("limit").textContent = String(data.limit);
-        document.getElementById("remaining").textContent = String(
-          Math.max(0, data.limit - data.used),
-        );
-        const meter = document.getElementById("usage-meter");
-        if (meter) {
-          const text = data.used + " of " + data.limit;
-          meter.max = data.limit;
-          meter.value = data.used;
-          meter.textContent = text;
-          meter.setAttribute("aria-valuetext", text + " credits used");
-        }
-      }
+      showUsage(data);
       if (data.ok) {
         show("Spent 1 credit.", true);
       } else if (data.error === "quota_exceeded") {
