@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     app = commands.add_parser("app", help="run the accounts web app (SQLite or PostgreSQL)")
     add_server_options(app, default_port=8080)
+    add_websocket_options(app)  # the live credits page
     add_worker_options(app)
     add_reload_option(app)
     add_db_option(app)

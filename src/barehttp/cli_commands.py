@@ -163,7 +163,7 @@ def run_app(args: argparse.Namespace) -> int:
     from barehttp.storage.base import StorageError
     from barehttp.storage.opener import choose_location, describe, open_storage
 
-    kwargs = server_kwargs(args)
+    kwargs = {**server_kwargs(args), "websocket_limits": websocket_limits_from_args(args)}
     settings = account_settings_from_args(args)
     workers = worker_options_from_args(args)
     location = choose_location(args.db)

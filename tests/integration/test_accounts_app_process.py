@@ -240,3 +240,29 @@ def test_the_curl_examples_in_the_docs_work(tmp_path: Path) -> None:
         assert '{"ok":true,"slept":2.0}' in lines
         assert lines[-1] == '{"ok":true,"signed_out":true}'
         assert site.storage.find_user("alice").credits_used == 5  # type: ignore[union-attr]
+
+
+@PROCESS_MODES
+def test_websocket_options_reach_the_live_credits_page(
+    spawn_server: SpawnServer, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    server = start_app(spawn_server, tmp_path / "barehttp.db", "--ws-max-message", "200", *workers)
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
+        token = session_cookie_in(sign_up(client, "wanda"))
+    url = server.url.replace("http://", "ws://") + "/ws/credits"
+    with connect(
+        url,
+        additional_headers={"Cookie": f"session={token}"},
+        origin=Origin(server.url),
+        open_timeout=TIMEOUT_S,
+        compression=None,  # the bound is on bytes as sent
+    ) as websocket:
+        assert '"used": 0' in str(websocket.recv(TIMEOUT_S))
+        websocket.send("x" * 300)  # over --ws-max-message, under the 1 MiB default
+        with pytest.raises(ConnectionClosedError) as closed:
+            websocket.recv(TIMEOUT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

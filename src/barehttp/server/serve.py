@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from barehttp.protocol.forwarded import DEFAULT_FORWARDED_ALLOW_IPS, TrustedProxies
 from barehttp.protocol.limits import Limits
+from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.server.exit_codes import exit_status
 from barehttp.server.handler import Handler
 from barehttp.server.listener import socket_address
@@ -35,6 +36,7 @@ def serve(
     forwarded_allow_ips: str | None = DEFAULT_FORWARDED_ALLOW_IPS,
     listeners: list[socket.socket] | None = None,
     access_log_format: str = "common",
+    websocket_limits: WebSocketLimits | None = None,
 ) -> int:
     """Serve ``handler`` on ``host:port`` until a signal asks to stop; then drain.
 
@@ -58,6 +60,7 @@ def serve(
         trusted_proxies=_trusted(forwarded_allow_ips),
         listeners=listeners,
         access_log_format=access_log_format,
+        websocket_limits=websocket_limits,
     )
     for hook in on_shutdown or []:
         server.add_shutdown_hook(hook)
@@ -97,6 +100,7 @@ def serve_in_workers(
     listeners: list[socket.socket] | None = None,
     access_log_format: str = "common",
     redirect_http_port: int | None = None,
+    websocket_limits: WebSocketLimits | None = None,
 ) -> int:
     """Run ``make_handler()`` in pre-forked worker processes; returns the exit status.
 
@@ -134,6 +138,7 @@ def serve_in_workers(
             ssl_context=ssl_context,
             trusted_proxies=trusted_proxies,
             access_log_format=access_log_format,
+            websocket_limits=websocket_limits,
         )
         server.max_requests = max_requests
         if redirect_listeners:
