@@ -11,6 +11,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from barehttp.asgi.descriptors import fit_connections_to_descriptors
 from barehttp.asgi.http_connection import HttpConnection
 from barehttp.asgi.lifespan import Lifespan, LifespanFailure
 from barehttp.asgi.loader import ASGIApp
@@ -52,7 +53,7 @@ def serve_asgi(
     state = ServerState(
         tls=ssl_context is not None,
         app=app_factory(),
-        limits=limits,
+        limits=fit_connections_to_descriptors(limits),
         root_path=root_path.rstrip("/"),
         trusted_proxies=(
             None if forwarded_allow_ips is None else TrustedProxies.parse(forwarded_allow_ips)
