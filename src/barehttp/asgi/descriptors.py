@@ -8,9 +8,8 @@ raised to the hard one at start-up and ``max_connections`` lowered to fit below 
 ``fd_reserve_count`` descriptors spare: a connection over the cap is still
 accepted and answered 503. Each connection here holds one descriptor, its socket.
 
-Left as it is: asyncio accepts a burst in one batch (up to the listen backlog)
-before any connection is told 503, so a burst over the cap larger than the
-reserve can still meet EMFILE; asyncio then logs it and retries a second later.
+The reserve holds because connections are accepted a few at a time and one
+over the cap is refused at once (asgi/acceptor.py).
 """
 
 from __future__ import annotations
