@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Callable
 
 from barehttp.asgi.state import ServerState
-from barehttp.server.fd_limits import RESOURCE_ERRORS, AcceptBackoff
+from barehttp.server.fd_limits import AcceptBackoff
 
 logger = logging.getLogger("barehttp.asgi")
 
@@ -90,8 +90,8 @@ class Acceptor:
             except ConnectionAbortedError:
                 continue  # gone before we took it
             except OSError as error:
-                if error.errno not in RESOURCE_ERRORS:
-                    raise
+                # EMFILE/ENFILE/ENOBUFS above all: back off rather than spin, as the
+                # threaded server's accept loop does (server/listener.py).
                 self._pause()
                 self._loop.call_later(self._backoff.failed(error), self._resume)
                 return
