@@ -1,15 +1,16 @@
 """The ASGI host's connection cap, fitted to the descriptors the process may open.
 
 Without it, under systemd's soft limit of 1,024 descriptors, ``accept()`` fails
-with EMFILE long before ``max_connections``: asyncio then logs an error and stops
-accepting for a second at a time, and new clients wait unanswered in the kernel's
-queue. So, as the threaded server does (server/fd_limits.py), the soft limit is
-raised to the hard one at start-up and ``max_connections`` lowered to fit below it,
+with EMFILE long before ``max_connections``: accepting then stops for a second at
+a time, and new clients wait unanswered in the kernel's queue. So, as the
+threaded server does (server/fd_limits.py), the soft limit is raised to the hard
+one at start-up and ``max_connections`` lowered to fit below it,
 ``fd_reserve_count`` descriptors spare: a connection over the cap is still
 accepted and answered 503. Each connection here holds one descriptor, its socket.
 
-The reserve holds because connections are accepted a few at a time and one
-over the cap is refused at once (asgi/acceptor.py).
+Left as it is: a connection over the cap is refused once its protocol runs, after
+the accept loop took a batch; a burst over the cap larger than the reserve can
+still meet EMFILE, and accepting then pauses for a moment.
 """
 
 from __future__ import annotations

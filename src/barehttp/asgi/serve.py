@@ -11,7 +11,6 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from barehttp.asgi.acceptor import Acceptor
 from barehttp.asgi.descriptors import fit_connections_to_descriptors
 from barehttp.asgi.http_connection import HttpConnection
 from barehttp.asgi.lifespan import Lifespan, LifespanFailure
@@ -93,10 +92,16 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     servers = [
-        Acceptor(sock, state, lambda: HttpConnection(state), ssl_context) for sock in listeners
+        await loop.create_server(
+            lambda: HttpConnection(state),
+            sock=sock,
+            backlog=state.limits.listen_backlog,
+            ssl=ssl_context,
+            # A TLS handshake is part of the request head's time (slowloris).
+            ssl_handshake_timeout=state.limits.header_timeout_s if ssl_context else None,
+        )
+        for sock in listeners
     ]
-    for server in servers:
-        server.start()
     for sock in listeners:
         scheme = "https" if ssl_context else "http"
         logger.info("listening on %s (ASGI)", describe_listener(sock, scheme))
@@ -111,7 +116,7 @@ async def _serve(
     return exit_status(drained)
 
 
-async def _drain(state: ServerState, servers: list[Acceptor]) -> bool:
+async def _drain(state: ServerState, servers: list[asyncio.Server]) -> bool:
     """Stop accepting, let in-flight requests finish (WebSockets get a Close 1001)."""
     for server in servers:
         server.close()
