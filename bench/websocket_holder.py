@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The holding side of websocket_idle.py, one process: opens WebSockets and keeps them idle.
+"""The holding side of asgi_websocket_idle.py, one process: opens WebSockets and keeps them idle.
 
-``python3 websocket_idle_client.py PORT COUNT MAX_SECONDS``, then commands, one
+``python3 websocket_holder.py PORT COUNT MAX_SECONDS``, then commands, one
 per line on stdin, each answered by one line on stdout:
 
 - at start: ``opened N failed M`` once the handshakes are done (batches of 100);

@@ -22,8 +22,8 @@ Every wait has a deadline; the clients exit by themselves after ``--max-seconds`
 
 Usage::
 
-    python3 bench/websocket_idle.py                        # barehttp, uvicorn; 10,000 each
-    python3 bench/websocket_idle.py --servers barehttp --connections 2000
+    python3 bench/asgi_websocket_idle.py                     # barehttp, uvicorn; 10,000 each
+    python3 bench/asgi_websocket_idle.py --servers barehttp --connections 2000
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from harness import (
     write_results,
 )
 from registry import command
-from websocket_idle_clients import (
+from websocket_probes import (
     http_probe,
     parse_counts,
     start_holders,
@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_ratios(reports)
     path = write_results(
-        "websocket-idle",
+        "asgi-websocket-idle",
         {
             "settings": {
                 "connections": args.connections,

@@ -1,6 +1,6 @@
-"""websocket_idle.py's clients: new ones timed (probes), and the processes holding idle ones.
+"""asgi_websocket_idle.py's clients: new ones timed (probes), and the processes holding idle ones.
 
-The holders are websocket_idle_client.py processes, driven a line at a time
+The holders are websocket_holder.py processes, driven a line at a time
 over their stdin and stdout; every wait has a deadline.
 """
 
@@ -110,7 +110,7 @@ def start_holders(
         count = share + (1 if index < remainder else 0)
         argv = [
             sys.executable,
-            str(BENCH_DIR / "websocket_idle_client.py"),
+            str(BENCH_DIR / "websocket_holder.py"),
             str(port),
             str(count),
             str(max_seconds),
