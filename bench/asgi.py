@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""ASGI hello world: ``barehttp asgi`` vs uvicorn (h11) vs uvicorn (httptools + uvloop).
+"""ASGI hello world: ``barehttp asgi`` vs uvicorn (h11, httptools + uvloop) vs hypercorn.
 
 The same app (bench/apps/hello_asgi.py, or hello_fastapi.py with ``--app
 fastapi``) under each server, one process each, the server pinned to CPU 0 and
 wrk to CPU 1, 50 keep-alive connections; rounds alternate the servers so that
 noise from other work on the machine falls on all of them. Prints req/s per
 round, the medians, and barehttp's ratio to each peer (issue 15's floors: at
-least 2.5x uvicorn with h11 for the raw app, 1.5x with FastAPI).
+least 2.5x uvicorn with h11 for the raw app, 1.5x with FastAPI). hypercorn runs
+its default single worker: a child process serves, its idle parent watches it
+(both on CPU 0; their CPU time is summed).
 
 Usage::
 
@@ -42,6 +44,9 @@ UVICORN = (
     "{bin}/uvicorn --host {host} --port {port} --workers 1 --lifespan off --no-access-log"
     " --log-level warning"
 )
+HYPERCORN = (
+    "{bin}/hypercorn --bind {host}:{port} --workers 1 --worker-class asyncio --log-level warning"
+)
 # The apps: a raw ASGI hello, and the same answer through FastAPI.
 APPS = {"hello": "hello_asgi:app", "fastapi": "hello_fastapi:app"}
 
@@ -65,6 +70,11 @@ def servers(app: str) -> tuple[ServerSpec, ...]:
             name="uvicorn-httptools",
             argv=command(UVICORN + f" --http httptools --loop uvloop {{extra}} {app}"),
             notes="uvicorn 0.54.0, 1 worker, httptools + uvloop (C)",
+        ),
+        ServerSpec(
+            name="hypercorn",
+            argv=command(HYPERCORN + f" {{extra}} {app}"),
+            notes="hypercorn 0.18.0, 1 worker, h11 + asyncio (pure Python)",
         ),
     )
 

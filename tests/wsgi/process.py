@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +128,13 @@ class ServerProcess:
         return self.process.returncode
 
 
+def _limit_open_files(limit: tuple[int, int]) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+
+    return apply
+
+
 def start_barehttp(
     arguments: list[str],
     log_path: Path,
@@ -134,12 +143,14 @@ def start_barehttp(
     environment: dict[str, str] | None = None,
     workers: int = 0,
     host_command: str = "wsgi",
+    open_files_limit: tuple[int, int] | None = None,
 ) -> ServerProcess:
     """Start ``barehttp wsgi ARGUMENTS --host 127.0.0.1 --port 0``; wait until it listens.
 
     ``host_command`` "asgi" starts ``barehttp asgi`` the same way.
 
     With ``workers`` set, also wait until that many worker processes run.
+    ``open_files_limit`` (soft, hard): the server's RLIMIT_NOFILE, as systemd would set it.
     """
     env = {**os.environ, **(environment or {})}
     command = [str(BAREHTTP), host_command, *arguments, "--host", "127.0.0.1", "--port", "0"]
@@ -152,6 +163,7 @@ def start_barehttp(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, for signal_group()
+            preexec_fn=None if open_files_limit is None else _limit_open_files(open_files_limit),
         )
     server = ServerProcess(process, log_path)
     try:

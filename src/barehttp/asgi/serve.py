@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 from typing import Protocol
 
+from barehttp.asgi.descriptors import fit_connections_to_descriptors
 from barehttp.asgi.host import AsgiHost
 from barehttp.asgi.loader import AppLoadError, ASGIApp
 from barehttp.asgi.state import ServerState
@@ -66,7 +67,7 @@ def serve_asgi(
         state = ServerState(
             tls=ssl_context is not None,
             app=app,
-            limits=limits,
+            limits=fit_connections_to_descriptors(limits),
             websocket_limits=websocket_limits or WebSocketLimits(),
             root_path=root_path.rstrip("/"),
             trusted_proxies=trusted_proxies,

@@ -53,12 +53,21 @@ def count_open_descriptors() -> int:
         return 0
 
 
-def connection_capacity(limits: Limits, open_files_limit: int | None, in_use: int) -> int:
-    """``max_connections``, lowered to fit the descriptors the process may still open."""
+def connection_capacity(
+    limits: Limits,
+    open_files_limit: int | None,
+    in_use: int,
+    descriptors_per_connection: int = DESCRIPTORS_PER_CONNECTION,
+) -> int:
+    """``max_connections``, lowered to fit the descriptors the process may still open.
+
+    ``descriptors_per_connection``: 2 for the threaded server (a socket and the file
+    its outbox may send), 1 for the ASGI host (a socket only: it sends no files).
+    """
     if open_files_limit is None:
         return limits.max_connections
     spare = open_files_limit - in_use - limits.fd_reserve_count
-    fitting = max(1, spare // DESCRIPTORS_PER_CONNECTION)
+    fitting = max(1, spare // descriptors_per_connection)
     if fitting < limits.max_connections:
         logger.info(
             "max_connections lowered to %d to fit the open files limit (%d)",

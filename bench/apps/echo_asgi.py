@@ -1,0 +1,47 @@
+"""ASGI WebSocket echo (and the hello answer over HTTP, for readiness checks and probes).
+
+Plain ASGI, nothing server-specific: every server in websocket_echo.py and
+asgi_websocket_idle.py runs this same app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hello import BODY, CONTENT_TYPE
+
+_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", CONTENT_TYPE.encode("ascii")),
+        (b"content-length", str(len(BODY)).encode("ascii")),
+    ],
+}
+_BODY = {"type": "http.response.body", "body": BODY}
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    """HTTP: the hello body. WebSocket: accept, then send back every message as it came."""
+    if scope["type"] == "http":
+        await send(_START)
+        await send(_BODY)
+        return
+    if scope["type"] != "websocket":
+        return
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return  # websocket.disconnect
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})

@@ -1,0 +1,1 @@
+"""A minimal, ordinary Django project (no database) for the ``barehttp asgi`` tests."""
