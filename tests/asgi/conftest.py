@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.wsgi.process import ServerProcess, start_barehttp
 
@@ -39,3 +41,16 @@ def start(tmp_path: Path, markers: Path) -> Iterator[StartAsgi]:
     yield run
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 (chain and key files) and a client context trusting it."""
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(chain))
+    issued.private_key_pem.write_to_path(str(key))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return chain, key, client_context

@@ -4,6 +4,8 @@ below it (one descriptor each), and a client over the cap is told 503, not left 
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -79,4 +81,51 @@ def test_client_over_the_descriptor_cap_gets_503_then_200_once_others_close(
     finally:
         for client in held:
             client.close()
+        assert server.stop() == 0
+
+
+def test_silent_tls_clients_past_the_descriptor_limit_are_refused_without_emfile(
+    tmp_path: Path, tls_files: tuple[Path, Path, ssl.SSLContext]
+) -> None:
+    # On a TLS listener a socket waits for its first byte before it is a connection.
+    # 300 silent clients against 256 descriptors: those past max_connections (fitted
+    # under the limit) are closed at once, so accept() never fails for descriptors.
+    chain, key, client_context = tls_files
+    server = start_barehttp(
+        [APP, "--certfile", str(chain), "--keyfile", str(key), "--header-timeout", "60"],
+        tmp_path / "server.log",
+        host_command="asgi",
+        open_files_limit=(256, 256),
+    )
+    held: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            held.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+
+        def closed_by_server(sock: socket.socket) -> bool:
+            sock.settimeout(10)
+            try:
+                return sock.recv(1) == b""
+            except ConnectionResetError:
+                return True
+
+        # Past the cap: closed without a word (a TLS listener cannot say 503 in clear).
+        assert closed_by_server(held[-1])
+        assert "accept() failed" not in server.log()
+        for sock in held:
+            sock.close()
+        held.clear()
+        url = f"https://127.0.0.1:{server.port}/"
+
+        def is_served_again() -> bool:
+            try:
+                return httpx.get(url, verify=client_context, timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(is_served_again, 20.0, "the server to serve again")
+        assert "accept() failed" not in server.log()
+    finally:
+        for sock in held:
+            sock.close()
         assert server.stop() == 0

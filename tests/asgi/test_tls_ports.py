@@ -11,25 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 from websockets.sync.client import connect
 
 from tests.asgi.conftest import StartAsgi
 from tests.nginx_proxy import free_port
 
 TIMEOUT_S = 15.0
-
-
-@pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path, ssl.SSLContext]:
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1")
-    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
-    issued.cert_chain_pems[0].write_to_path(str(chain))
-    issued.private_key_pem.write_to_path(str(key))
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
-    return chain, key, client_context
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "workers"])

@@ -9,6 +9,12 @@ for them (``settle``), then treats them like every other connection.
 
 On a TLS listener, the first byte is peeked before the handshake: a client
 speaking plain HTTP gets the threaded server's readable 400 (plain_http.py).
+
+Descriptors: sockets still being set up (waiting for their first byte, in a TLS
+handshake) count against ``max_connections`` like open connections, and one over
+the cap is answered 503 and closed at once, as the threaded server does. Since
+``max_connections`` is fitted under the open files limit (descriptors.py), a
+burst of silent clients cannot run the process out of descriptors (EMFILE).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ logger = logging.getLogger("barehttp.asgi")
 
 # Connections taken per readiness event, so one busy listener cannot starve the loop.
 ACCEPT_BATCH = 64
+# Over max_connections: answered, then closed (RFC 9110 §15.6.4). No Date: a 5xx may
+# omit it (§6.6.1). On a TLS listener the connection is closed without a word.
+OVER_CAPACITY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
 # After the process ran out of descriptors (EMFILE), accepting resumes this much later.
 ACCEPT_RETRY_S = 1.0
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -42,6 +53,7 @@ class Acceptor:
         *,
         ssl_context: ssl.SSLContext | None,
         limits: Limits,
+        open_connections: Callable[[], int],
         plain_http_port: int | None = None,
     ) -> None:
         self._listener = listener
@@ -53,18 +65,20 @@ class Acceptor:
         self._pending: set[asyncio.Task[object]] = set()
         # TLS connections whose first byte has not come: their give-up timers.
         self._sniffing: dict[socket.socket, asyncio.TimerHandle] = {}
+        self._open_connections = open_connections
         self._closed = False
+        self._reading = False
 
     def start(self) -> None:
         self._listener.setblocking(False)
-        self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+        self._resume()
 
     def close(self) -> None:
         """Accept no more, and close this process's descriptor of the listening socket
         (the socket itself stays open while a supervisor or a SIGHUP's restart holds it)."""
         if not self._closed:
             self._closed = True
-            self._loop.remove_reader(self._listener.fileno())
+            self._pause()
             self._listener.close()
             for connection in list(self._sniffing):  # no request has begun on these
                 self._stop_sniffing(connection)
@@ -74,6 +88,10 @@ class Acceptor:
         """Wait until every accepted socket has its transport (or failed), at most ``timeout_s``."""
         if self._pending:
             await asyncio.wait(set(self._pending), timeout=timeout_s)
+
+    def _starting(self) -> int:
+        """Accepted sockets not yet connections: each holds a descriptor all the same."""
+        return len(self._pending) + len(self._sniffing)
 
     def _on_acceptable(self) -> None:
         for _ in range(ACCEPT_BATCH):
@@ -86,18 +104,34 @@ class Acceptor:
                     raise
                 # Linux keeps the listener readable: pause rather than spin.
                 logger.warning("accept() failed (%s): retrying in %ss", error, ACCEPT_RETRY_S)
-                self._loop.remove_reader(self._listener.fileno())
+                self._pause()
                 self._loop.call_later(ACCEPT_RETRY_S, self._resume)
                 return
             connection.setblocking(False)
-            if self._ssl_context is None:
+            if self._open_connections() + self._starting() >= self._limits.max_connections:
+                self._refuse(connection)
+            elif self._ssl_context is None:
                 self._connect(connection, None)
             else:
                 self._sniff(connection)
 
+    def _pause(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._listener.fileno())
+
     def _resume(self) -> None:
-        if not self._closed:
+        if not self._reading and not self._closed:
+            self._reading = True
             self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+
+    def _refuse(self, connection: socket.socket) -> None:
+        if self._ssl_context is None:
+            try:
+                connection.send(OVER_CAPACITY)
+            except OSError:
+                pass  # gone already, or its buffer full: closed all the same
+        connection.close()
 
     # -- TLS: plain HTTP or a handshake? ---------------------------------------------
 

@@ -8,9 +8,8 @@ one at start-up and ``max_connections`` lowered to fit below it,
 ``fd_reserve_count`` descriptors spare: a connection over the cap is still
 accepted and answered 503. Each connection here holds one descriptor, its socket.
 
-Left as it is: a connection over the cap is refused once its protocol runs, after
-the accept loop took a batch; a burst over the cap larger than the reserve can
-still meet EMFILE, and accepting then pauses for a moment.
+Sockets still being set up (a TLS client's first byte or handshake) count
+against the cap too (acceptor.py), so silent clients cannot take the reserve.
 """
 
 from __future__ import annotations

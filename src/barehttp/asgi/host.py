@@ -86,6 +86,7 @@ class AsgiHost:
                 lambda: HttpConnection(state),
                 ssl_context=ssl_context,
                 limits=state.limits,
+                open_connections=lambda: len(state.connections),
                 plain_http_port=self._plain_http_port,
             )
             acceptor.start()
