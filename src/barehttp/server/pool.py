@@ -267,17 +267,27 @@ class WorkerPool:
             self._monitor_asleep = False
 
     def _check_holders(self) -> bool:
-        """One tick: hand over the places of threads stuck in a job; True if any is in one."""
-        any_busy = False
+        """One tick: if no thread holding a place started a job since the last tick,
+        hand over the places of those stuck in one; True if any is in a job.
+
+        A thread that started no job may only be waiting for the GIL while another
+        runs: while any thread makes progress, the server is serving, and a spare
+        would only add one more thread to wait for the GIL.
+        """
+        any_busy = progressed = False
+        stuck = []
         for slot in list(self._holders):
             turn = slot.turn
-            if not slot.busy:
-                slot.seen = -1
-                continue
-            any_busy = True
-            if turn == slot.seen and self._holders.pop(slot, 0) is None:  # a whole tick
-                slot.displaced = True
-                self.handoffs += 1
-                self._spares.release()  # a spare takes the place
+            if turn != slot.seen:
+                progressed = True
+            elif slot.busy:  # in the same job for at least a whole tick
+                stuck.append(slot)
+            any_busy = any_busy or slot.busy
             slot.seen = turn
+        if not progressed:
+            for slot in stuck:
+                if self._holders.pop(slot, 0) is None:
+                    slot.displaced = True
+                    self.handoffs += 1
+                    self._spares.release()  # a spare takes the place
         return any_busy
