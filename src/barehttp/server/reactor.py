@@ -174,8 +174,8 @@ class Reactor:
 
         One event per wait: the kernel wakes one waiting worker per ready socket, and
         its ready list is first in, first out, so no connection waits behind others.
-        A writer is sent more here at once (it never waits); only a finished one
-        makes a job.
+        A writer is sent more here at once (it never waits), and parked again;
+        only a finished one makes a job.
         """
         try:
             ready = self._epoll.poll(timeout, 1)
@@ -213,20 +213,19 @@ class Reactor:
             connection.close()
 
     def _write(self, connection: Parkable) -> Callable[[], None] | None:
+        # Owned while it writes: the sweep (another thread) must not close it under us.
+        if not self._take(connection):
+            return None
         try:
             finished = connection.write_more()
         except OSError as error:  # the client went away
             logger.debug("response not completed: %s", error)
-            finished = None
-        if finished is False:  # the client has not made room for all yet
-            self._arm(connection, _WRITE)
+            connection.close()
             return None
-        if not self._take(connection):
+        if not finished:  # the client has not made room for all yet
+            self.park_writer(connection)
             return None
-        if finished:
-            return functools.partial(self._finish_write, connection)
-        connection.close()
-        return None
+        return functools.partial(self._finish_write, connection)
 
     def _finish_write(self, connection: Parkable) -> None:
         try:
