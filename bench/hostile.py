@@ -250,7 +250,9 @@ def started(target: Target, bin_dir: Path, pin: bool) -> Iterator[tuple[int, int
         port = find_free_port()
         values = {"bin": bin_dir, "apps": APPS_DIR, "workdir": workdir, "host": HOST, "port": port}
         argv = pinned(target.argv.format(**values).split(), SERVER_CPU, pin)
-        env = {**os.environ, "PYTHONPATH": str(APPS_DIR)}
+        # BENCH_BAREHTTP_SRC=/other/checkout/src: that barehttp instead of this checkout's.
+        python_path = [os.environ.get("BENCH_BAREHTTP_SRC", ""), str(APPS_DIR)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, python_path))}
         with (workdir / "server.log").open("wb") as log:
             process = subprocess.Popen(
                 argv, cwd=APPS_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,

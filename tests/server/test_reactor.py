@@ -58,8 +58,21 @@ class Parked:
 
 @pytest.fixture
 def reactor() -> Iterator[Reactor]:
+    """A reactor and one worker thread taking its ready connections, as the pool's do."""
     running = Reactor(sweep_interval_s=0.01)
+    stopping = threading.Event()
+
+    def work() -> None:
+        while not stopping.is_set():
+            job = running.take_ready(0.01)
+            if job is not None:
+                job()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
     yield running
+    stopping.set()
+    worker.join(WAIT_S)
     running.stop()
 
 

@@ -65,6 +65,14 @@ class Limits:
 
     # Concurrency bounds (server layer).
     worker_threads: int = 64  # threads running handlers
+    # Of those, how many wait for ready connections and run handlers at once; the rest
+    # are spares (server/pool.py). More threads on one GIL made a long latency tail:
+    # 64 gave a p99 3-6x granian's at 200 connections, 2 about 1x (docs/latency.md).
+    poller_threads: int = 2
+    # A thread inside one job (a handler, a slow client) for this long hands its place
+    # to a spare (measured between 1 and 2 times this), so a blocking handler never
+    # stops the others; also how often the pool's monitor looks.
+    poller_handoff_s: float = 0.001
     worker_queue_count: int = 1_024  # 503 when full
     max_connections: int = 10_000  # 503 and close beyond this many open connections
     # 429 and close beyond this many open connections from one client address; None: no

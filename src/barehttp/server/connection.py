@@ -98,9 +98,7 @@ class Connection:
         # its start, or a hello trickled between parkings would never time out.
         if not self.reader.parser.is_mid_request and self.state is _READING_HEAD:
             self.request_started = self.context.clock()
-        # Unbounded: this client is already connected and costs no more by waiting
-        # its turn, and a burst of keep-alive requests should queue, not get 503s.
-        self.context.pool.submit(self.serve, bounded=False)
+        self.serve()  # on this worker thread, which took the ready connection
 
     @property
     def is_writing(self) -> bool:
@@ -111,7 +109,7 @@ class Connection:
         if self.is_writing:  # the client stopped reading its response
             self.close()
         elif self.reader.parser.is_mid_request:
-            # Through reject(): this runs on the reactor thread, which must not wait up to
+            # Through reject(): this runs on the sweep thread, which must not wait up to
             # write_timeout_s on a client whose receive window is shut (all parked
             # connections would stall behind it).
             self.reject(RequestTimeout("request not received in time"))
@@ -160,6 +158,9 @@ class Connection:
             # Draining after a response that promised keep-alive: the client may be
             # sending its next request now, so that one is answered (with close).
             self._expect_next_request()
+            if self._is_rushed() and self.reader.is_idle and not self.is_tls:
+                self._park()  # a read now would find nothing: the client reads the answer
+                return
 
     def _close_after_response(self) -> None:
         if self.reader.request_is_read:
@@ -242,8 +243,7 @@ class Connection:
         return bool(new)
 
     def _collect_in_reactor(self) -> None:
-        """Reactor thread: read what the body's client sent, without waiting; a worker
-        gets the request only once its body is gathered."""
+        """Read what the body's client sent, without waiting; serve once it is gathered."""
         gathering = self.gathering
         assert gathering is not None
         try:
@@ -252,7 +252,7 @@ class Connection:
             self.close()
             return
         if ready:
-            self.context.pool.submit(self.serve, bounded=False)
+            self.serve()
         else:
             self._park()
 
@@ -310,7 +310,7 @@ class Connection:
         context = self.context
         if context.draining:
             return self.responses_sent > 0
-        return context.pool.has_waiting_jobs()
+        return context.pool.is_crowded(context.open_connections)
 
     def _park(self) -> None:
         context = self.context
@@ -338,21 +338,21 @@ class Connection:
         self._enter(_WRITING if keep_alive else _WRITING_LAST)  # holds the slot until out
         self.deadline = context.clock() + context.limits.write_timeout_s
         try:
-            self.transport.set_nonblocking()  # the reactor thread must never wait
+            self.transport.set_nonblocking()  # write_more() must never wait
         except OSError:
             self.close()
             return
         context.reactor.park_writer(self)
 
     def write_more(self) -> bool:
-        """Reactor thread: send what the client makes room for; True when all is sent."""
+        """Send what the client makes room for, without waiting; True when all is sent."""
         transport = self.transport
         if transport.write_more():
             self.deadline = self.context.clock() + self.context.limits.write_timeout_s
         return not transport.has_unsent
 
     def write_finished(self) -> None:
-        """Reactor thread: the response is out; wait for the next request, or close."""
+        """The response is out: serve the next request (or park), or close."""
         self.transport.outbox = None
         if self.state is _WRITING_LAST:
             self.close()
@@ -365,8 +365,8 @@ class Connection:
         # The idle timeout counts from the end of the response, however long it took.
         self.idle_since = self.context.clock()
         self._enter(_READING_HEAD)
-        self.resume()  # also serves requests already pipelined behind this one
-        self.context.pool.release()  # after resume() queued: a drain never sees zero between
+        self.resume()  # serves requests already pipelined behind this one, or parks
+        self.context.pool.release()  # after resume(): a drain never sees zero between
 
     def reject(self, error: HTTPError) -> None:
         """Answer without a worker (queue full) and close."""

@@ -1,19 +1,22 @@
-"""Reactor: one thread watching parked connections, so idle clients cost no worker.
+"""Reactor: parked connections in one epoll, so idle clients cost no thread.
 
 A worker serves a connection while bytes keep coming. When the client goes quiet
 (between keep-alive requests, or mid-head from a slow sender) the worker *parks*
-the connection here and takes other work. This thread waits on every parked
-socket at once (epoll on Linux); when one becomes readable it goes back to the
-worker pool, and when one passes its deadline it is closed.
+the connection here and takes other work. The workers holding a turn (pool.py)
+wait on this epoll themselves (``take_ready``) and serve the connection that
+becomes ready on their own thread: no hand-off between threads. This module's
+own thread only sweeps: a connection past its deadline is closed.
 
 It also finishes responses for clients that read slowly: a connection parked as
-a *writer* carries the unsent end of its response (see outbox.py), and this
-thread sends more each time the socket has room, without ever waiting on it.
+a *writer* carries the unsent end of its response (see outbox.py); a worker
+sends more each time the socket has room, without ever waiting on it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import select
 import threading
 import time
@@ -46,8 +49,8 @@ class Parkable(Protocol):
         ...
 
     def resume(self) -> None:
-        """Bytes arrived: hand the connection back to a worker (or, for a request body
-        being gathered, read them here without waiting and park again)."""
+        """Bytes arrived: serve the connection on the calling (worker) thread (for a
+        request body being gathered: read them without waiting, and park again)."""
         ...
 
     def expire(self) -> None:
@@ -58,7 +61,7 @@ class Parkable(Protocol):
 
 
 class Reactor:
-    """Watches parked connections for readability and deadlines.
+    """Holds parked connections until ready (for a worker to take) or past their deadline.
 
     Parking takes no lock and makes one system call: a connection stays
     registered with ``EPOLLONESHOT`` from its first parking to its close (the
@@ -66,7 +69,7 @@ class Reactor:
     ``EPOLL_CTL_MOD``. A lock held across that call would be held while the
     call releases the GIL, and every other parking worker would queue on it.
     Who owns a parked connection is decided by one ``dict.pop`` (atomic under
-    the GIL): the reactor on an event, the sweep on a deadline, or a drain.
+    the GIL): a worker on an event, the sweep on a deadline, or a drain.
     """
 
     def __init__(
@@ -77,10 +80,13 @@ class Reactor:
         self._clock = clock
         self._epoll = select.epoll()
         self._parked: dict[int, Parkable] = {}
+        # Written by wake(): a worker waiting in take_ready() returns to take a queued job.
+        self._wake_fd = os.eventfd(0, os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake_fd, select.EPOLLIN)
         self._lock = threading.Lock()  # close_all() and stop() only: never when parking
         self._closing = False
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="barehttp-reactor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="barehttp-sweep", daemon=True)
         self._thread.start()
 
     @property
@@ -101,7 +107,7 @@ class Reactor:
             self._close_if_taken(connection)
 
     def _watch(self, connection: Parkable, events: int) -> None:
-        # Into the dict before arming: the reactor may see the event at once.
+        # Into the dict before arming: a worker may take the event at once.
         self._parked[connection.fileno()] = connection
         self._arm(connection, events)
 
@@ -138,12 +144,15 @@ class Reactor:
             self._close_parked([c for c in list(self._parked.values()) if not c.is_writing])
 
     def stop(self) -> None:
+        if self._stopped.is_set():  # stopped already: its descriptors are closed
+            return
         self.close_all()
         self._stopped.set()
         self._thread.join(timeout=2 * self._sweep_interval_s + 1)
         with self._lock:  # writers past the drain deadline; the thread is gone
             self._close_parked(list(self._parked.values()))
         self._epoll.close()
+        os.close(self._wake_fd)
 
     def _close_parked(self, connections: list[Parkable]) -> None:
         for connection in connections:
@@ -154,54 +163,73 @@ class Reactor:
         # The kernel keeps a ONESHOT fd disarmed after its event: nothing to undo.
         return self._parked.pop(connection.fileno(), None) is connection
 
+    def wake(self, count: int) -> None:
+        """Make ``count`` waits in ``take_ready()`` return (a job was queued, or a stop)."""
+        if not self._stopped.is_set():  # after stop() the fd number may be another file's
+            os.eventfd_write(self._wake_fd, count)
+
+    def take_ready(self, timeout: float) -> Callable[[], None] | None:
+        """Worker thread: wait up to ``timeout`` for one parked connection to become
+        ready; the job that serves it on this thread, or None.
+
+        One event per wait: the kernel wakes one waiting worker per ready socket, and
+        its ready list is first in, first out, so no connection waits behind others.
+        A writer is sent more here at once (it never waits), and parked again;
+        only a finished one makes a job.
+        """
+        try:
+            ready = self._epoll.poll(timeout, 1)
+        except (OSError, ValueError):  # closed by stop()
+            return None
+        if not ready:
+            return None
+        fd = ready[0][0]
+        connection = self._parked.get(fd)
+        if connection is None:  # a wake(), or taken by a sweep or a drain meanwhile
+            if fd == self._wake_fd:
+                try:
+                    os.eventfd_read(fd)
+                except BlockingIOError:  # another worker took this wake
+                    pass
+            return None
+        if connection.is_writing:
+            return self._write(connection)
+        if self._take(connection):
+            return functools.partial(self._resume, connection)
+        return None
+
     def _run(self) -> None:
-        clock = self._clock
         interval = self._sweep_interval_s
-        parked = self._parked
-        next_sweep = clock() + interval
-        while not self._stopped.is_set():
-            try:
-                ready = self._epoll.poll(interval)
-            except (OSError, ValueError):  # the epoll was closed under us during shutdown
-                return
-            for fd, _ in ready:
-                connection = parked.get(fd)
-                if connection is None:  # taken by a sweep or a drain meanwhile
-                    continue
-                if connection.is_writing:
-                    self._write(connection)
-                elif self._take(connection):
-                    self._resume(connection)
-            now = clock()
-            if now >= next_sweep:
-                self._sweep(now)
-                next_sweep = now + interval
+        while not self._stopped.wait(interval):
+            self._sweep(self._clock())
 
     def _resume(self, connection: Parkable) -> None:
-        # resume() may read and parse a request body here (body_reader.py): whatever it
-        # raises must cost one connection, never this thread and every parked client.
+        # resume() serves the connection: whatever escapes it must cost one
+        # connection, never this worker thread.
         try:
             connection.resume()
         except Exception:
             logger.exception("error while resuming a connection")
             connection.close()
 
-    def _write(self, connection: Parkable) -> None:
+    def _write(self, connection: Parkable) -> Callable[[], None] | None:
+        # Owned while it writes: the sweep (another thread) must not close it under us.
+        if not self._take(connection):
+            return None
         try:
             finished = connection.write_more()
         except OSError as error:  # the client went away
             logger.debug("response not completed: %s", error)
-            finished = None
-        if finished is False:  # the client has not made room for all yet
-            self._arm(connection, _WRITE)
-            return
-        if not self._take(connection):
-            return
+            connection.close()
+            return None
+        if not finished:  # the client has not made room for all yet
+            self.park_writer(connection)
+            return None
+        return functools.partial(self._finish_write, connection)
+
+    def _finish_write(self, connection: Parkable) -> None:
         try:
-            if finished:
-                connection.write_finished()
-            else:
-                connection.close()
+            connection.write_finished()  # may serve a request pipelined behind it
         except Exception:
             logger.exception("error after writing a response")
             connection.close()

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from barehttp.protocol.errors import BadRequest, HTTPError, RequestTimeout
-from barehttp.protocol.events import BodyData, EndOfMessage, Event
+from barehttp.protocol.events import BodyData, EndOfMessage, Event, RequestHead
 from barehttp.protocol.limits import Limits
 from barehttp.protocol.parser import ParseState, RequestParser
 from barehttp.server.body_reader import BodyPace
@@ -38,6 +38,15 @@ class RequestReader:
     def request_is_read(self) -> bool:
         """True once the whole current request (head and body) was parsed."""
         return self.parser.state is _PARSE_DONE
+
+    @property
+    def is_idle(self) -> bool:
+        """True when nothing read waits to be parsed or handled: the next request
+        needs bytes from the socket."""
+        if self.parser.buffered_bytes:
+            return False
+        # The end of a body the handler did not read is no request.
+        return all(type(event) is not RequestHead for event in self.events)
 
     def start_next(self) -> None:
         """The response is out: the next bytes start a new request."""

@@ -120,7 +120,15 @@ class Server:
         limits = self.limits
         open_files_limit = raise_open_files_limit()
         listeners = self._listeners or bind_listeners(self.host, self.port, limits)
-        pool = WorkerPool(limits.worker_threads, limits.worker_queue_count)
+        reactor = Reactor(limits.reactor_sweep_s, self.clock)
+        pool = WorkerPool(
+            limits.worker_threads,
+            limits.worker_queue_count,
+            poller_count=limits.poller_threads,
+            handoff_s=limits.poller_handoff_s,
+            take_ready=reactor.take_ready,
+            wake=reactor.wake,
+        )
         handler = self.handler
         if self.trusted_proxies is not None:
             handler = ProxyHeaders(handler, self.trusted_proxies)
@@ -141,7 +149,7 @@ class Server:
             websockets=websockets,
             limits=limits,
             pool=pool,
-            reactor=Reactor(limits.reactor_sweep_s, self.clock),
+            reactor=reactor,
             clock=self.clock,
             access_log=self.access_log,
             plain_http_port=self.plain_http_port,
