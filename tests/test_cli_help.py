@@ -85,3 +85,14 @@ def test_unknown_option_names_its_command(
     assert status == 2
     assert err.startswith(f"usage: {command} ")
     assert f"{command}: error: unrecognized arguments: {argv[-1]}" in err
+
+
+@pytest.mark.parametrize("option", ["--threads", "--queue"])
+def test_asgi_refuses_thread_pool_options_it_has_no_use_for(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    # One event loop serves every connection: a pool size would be silently ignored.
+    status, _, err = run_main(capsys, "asgi", "main:app", option, "8")
+    assert status == 2
+    assert "barehttp asgi: error: unrecognized arguments: " + option in err
+    assert option in run_main(capsys, "wsgi", "--help")[1]  # still there for the threads

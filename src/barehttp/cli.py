@@ -41,8 +41,18 @@ from barehttp.server.signals import enable_reexec
 PORT = whole_number(0, 65_535)  # 0: any free port
 
 
-def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8000) -> None:
-    """Options shared by every command that runs a server."""
+# The ASGI host runs on one event loop, with no pool of threads to size.
+THREAD_POOL_FIELDS = frozenset({"worker_threads", "worker_queue_count"})
+
+
+def add_server_options(
+    parser: argparse.ArgumentParser,
+    *,
+    default_port: int = 8000,
+    leave_out: frozenset[str] = frozenset(),
+) -> None:
+    """Options shared by every command that runs a server (but the limits' fields in
+    ``leave_out``)."""
     group = parser.add_argument_group("server")
     group.add_argument(
         "--host", default="127.0.0.1", help="address to bind; '' for all (default 127.0.0.1)"
@@ -50,7 +60,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
     group.add_argument(
         "--port", type=PORT, default=default_port, help=f"TCP port (default {default_port})"
     )
-    add_limit_options(group, "server")
+    add_limit_options(group, "server", leave_out=leave_out)
     group.add_argument(
         "--access-log",
         "--log",
@@ -75,7 +85,7 @@ def add_server_options(parser: argparse.ArgumentParser, *, default_port: int = 8
         metavar="PORT",
         help="with TLS: answer plain HTTP on PORT with 308 to https",
     )
-    add_limit_options(parser.add_argument_group("limits"), "limits")
+    add_limit_options(parser.add_argument_group("limits"), "limits", leave_out=leave_out)
     add_deploy_options(parser)
 
 
@@ -193,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     asgi = commands.add_parser("asgi", help="host an ASGI application (FastAPI, Starlette, ...)")
     add_asgi_options(asgi)
-    add_server_options(asgi)
+    add_server_options(asgi, leave_out=THREAD_POOL_FIELDS)
     add_websocket_options(asgi)
     add_worker_options(asgi)
     add_reload_option(asgi)

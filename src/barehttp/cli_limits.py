@@ -229,10 +229,13 @@ LIMIT_OPTIONS: tuple[LimitOption, ...] = (
 )
 
 
-def add_limit_options(group: argparse._ArgumentGroup, section: str) -> None:
-    """Declare the table's options of one --help section, in table order."""
+def add_limit_options(
+    group: argparse._ArgumentGroup, section: str, *, leave_out: frozenset[str] = frozenset()
+) -> None:
+    """Declare the table's options of one --help section, in table order, but for the
+    fields in ``leave_out`` (options a command has no use for: it refuses them)."""
     for option in LIMIT_OPTIONS:
-        if option.section != section:
+        if option.section != section or option.field in leave_out:
             continue
         extra: dict[str, Any] = {}
         if option.has_default:
@@ -250,7 +253,7 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
             **{
                 option.field: option.to_field(getattr(args, option.dest))
                 for option in LIMIT_OPTIONS
-                if not option.is_websocket
+                if not option.is_websocket and hasattr(args, option.dest)
             },
         )
     except ValueError as error:  # Limits refused a value the option parsers let through
