@@ -12,6 +12,7 @@ from barehttp.asgi.command import add_asgi_options
 from barehttp.cli_commands import (
     DEFAULT_ACCOUNT_SETTINGS,
     parse_credit_limit,
+    parse_poll_interval,
     parse_session_lifetime,
     parse_worker_count,
     run_app,
@@ -240,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="credit limit of new accounts; existing ones keep theirs "
         f"(default {DEFAULT_ACCOUNT_SETTINGS.default_credits_limit})",
+    )
+    poll_s = DEFAULT_ACCOUNT_SETTINGS.live_credits_poll_s
+    accounts.add_argument(
+        "--live-credits-poll",
+        type=parse_poll_interval,
+        default=poll_s,
+        metavar="SECONDS",
+        help="while a live credits page is open, each process reads the changes made by "
+        f"other processes and instances, and ended sessions, this often (default {poll_s:g})",
     )
     app.set_defaults(run=run_app)
 

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import math
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from barehttp.app.settings import AccountSettings
@@ -100,6 +101,17 @@ def parse_session_lifetime(text: str) -> float:
     return seconds
 
 
+def parse_poll_interval(text: str) -> float:
+    """``--live-credits-poll``: seconds, above 0 and finite."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError("must be a finite number of seconds above 0")
+    return seconds
+
+
 def parse_credit_limit(text: str) -> int:
     """``--default-credits``: a whole number the storage accepts as a credit limit."""
     from barehttp.storage.base import MAX_CREDITS
@@ -118,6 +130,7 @@ def account_settings_from_args(args: argparse.Namespace) -> AccountSettings:
         DEFAULT_ACCOUNT_SETTINGS,
         session_lifetime_s=args.session_lifetime,
         default_credits_limit=args.default_credits,
+        live_credits_poll_s=args.live_credits_poll,
     )
 
 
@@ -173,21 +186,23 @@ def run_app(args: argparse.Namespace) -> int:
         logger = logging.getLogger("barehttp")
         logger.error("cannot open database %s: %s", describe(location), error)
         return 1
+    # The app's own steps (the live credits poll stops) run before the storage closes.
+    hooks: list[Callable[[], None]] = []
     if workers is None:
-        app = create_app(storage, settings, limits=kwargs["limits"])
+        app = create_app(storage, settings, limits=kwargs["limits"], on_shutdown=hooks)
         # Closed only after in-flight requests finished: they may still be writing.
-        return serve(app, **kwargs, on_shutdown=[storage.close])
+        return serve(app, **kwargs, on_shutdown=[*hooks, storage.close])
     storage.close()  # each worker opens its own: connections must not cross a fork
     worker_storage: list[Storage] = []
 
     def make_handler() -> Handler:
         worker_storage.append(open_storage(location, pool_size=args.db_pool))
-        return create_app(worker_storage[-1], settings, limits=kwargs["limits"])
+        return create_app(worker_storage[-1], settings, limits=kwargs["limits"], on_shutdown=hooks)
 
     return serve_in_workers(
         make_handler,
         options=workers,
-        worker_shutdown_hooks=lambda: [opened.close for opened in worker_storage],
+        worker_shutdown_hooks=lambda: [*hooks, *(opened.close for opened in worker_storage)],
         **kwargs,
     )
 

@@ -104,7 +104,8 @@ def test_settings_refuse_zero_bounds(field: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "field", ["failure_window_s", "sign_up_window_s", "password_hashing_wait_s"]
+    "field",
+    ["failure_window_s", "sign_up_window_s", "password_hashing_wait_s", "live_credits_poll_s"],
 )
 def test_settings_refuse_zero_durations(field: str) -> None:
     with pytest.raises(ValueError, match=field):

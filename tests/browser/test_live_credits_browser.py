@@ -102,6 +102,23 @@ def test_credits_update_live_from_another_page_and_an_api_client(
     expect(meter).to_have_attribute("aria-valuetext", "6 of 100 credits used")
 
 
+def test_changes_made_by_another_process_reach_the_meter_until_the_session_ends(
+    site: Site, context: BrowserContext
+) -> None:
+    watcher = new_page(context)
+    sign_up_in_page(watcher, site, "wanda")
+    expect(watcher.locator("body")).to_have_attribute("data-live-credits", "on")
+    expect(watcher.locator("#used")).to_have_text("0")
+    user = site.storage.find_user("wanda")
+    assert user is not None
+    # What another worker process or instance does reaches only the database.
+    site.storage.spend_credits(user.id, 7)
+    expect(watcher.locator("#used")).to_have_text("7")  # through the poll, no reload
+    expect(watcher.locator("#remaining")).to_have_text("93")
+    assert site.storage.delete_user_sessions(user.id) == 1  # signed out elsewhere
+    expect(watcher.locator("body")).to_have_attribute("data-live-credits", "off")
+
+
 def test_another_sites_page_and_a_visitor_are_refused(
     site: Site, context: BrowserContext, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,20 +48,22 @@ def running_site(
     clock: Clock = system_clock,
     limits: Limits | None = None,
     postgres_url: str | None = None,
+    storage: Storage | None = None,
 ) -> Iterator[Site]:
     """`create_app` on a fresh server bound to a free port of 127.0.0.1.
 
-    The app stores in SQLite at `db_path`, or in PostgreSQL when `postgres_url` is given.
+    The app stores in SQLite at `db_path`, or in PostgreSQL when `postgres_url` is
+    given, or in `storage` (opened by the caller; closed here).
     """
-    storage: Storage
-    if postgres_url is not None:
+    if storage is None and postgres_url is not None:
         from barehttp.storage.postgres import PostgresStorage
 
         storage = PostgresStorage(postgres_url)
-    else:
+    elif storage is None:
         storage = SQLiteStorage(db_path)
+    app_shutdown: list[Callable[[], None]] = []
     server = Server(
-        create_app(storage, settings, clock=clock),
+        create_app(storage, settings, clock=clock, on_shutdown=app_shutdown),
         host="127.0.0.1",
         port=0,
         limits=limits,
@@ -74,6 +76,8 @@ def running_site(
         yield Site(f"{scheme}://127.0.0.1:{server.addresses[0][1]}", storage, server, db_path)
     finally:
         server.shutdown(timeout=5.0)
+        for step in app_shutdown:  # the live credits poll stops
+            step()
         storage.close()
 
 

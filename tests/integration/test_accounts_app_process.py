@@ -151,6 +151,8 @@ def test_app_help_lists_its_options() -> None:
     assert "(default 43200 = 12 h)" in help_text
     assert "--default-credits N" in help_text
     assert "(default 100)" in help_text
+    assert "--live-credits-poll SECONDS" in help_text
+    assert "this often (default 1)" in help_text
 
 
 @PROCESS_MODES
@@ -193,6 +195,9 @@ def test_session_lifetime_option_ends_sessions(
         (("--default-credits", "2.5"), "--default-credits: must be a whole number from 0 to"),
         (("--default-credits", "many"), "--default-credits: must be a whole number from 0 to"),
         (("--default-credits", "1000000001"), "--default-credits: must be a whole number"),
+        (("--live-credits-poll", "0"), "--live-credits-poll: must be a finite number of seconds"),
+        (("--live-credits-poll", "nan"), "--live-credits-poll: must be a finite number of seconds"),
+        (("--live-credits-poll", "often"), "--live-credits-poll: not a number of seconds"),
     ],
     ids=[
         "lifetime-zero",
@@ -204,6 +209,9 @@ def test_session_lifetime_option_ends_sessions(
         "credits-fraction",
         "credits-not-a-number",
         "credits-too-large",
+        "poll-zero",
+        "poll-not-finite",
+        "poll-not-a-number",
     ],
 )
 def test_app_option_errors_exit_2(tmp_path: Path, arguments: tuple[str, ...], message: str) -> None:

@@ -36,6 +36,10 @@ class AccountSettings:
     # Open live-credit pages (WebSockets of /ws/credits); beyond, closed with 1013.
     max_live_pages_per_user: int = 16
     max_live_pages: int = 10_000  # in all, on this instance
+    # While any page is open, each process reads every watched user's counter and
+    # sessions (one query) this often: spends made by other processes or instances,
+    # and sessions that ended, reach the pages within this time.
+    live_credits_poll_s: float = 1.0
     scrypt: ScryptParams = field(default_factory=ScryptParams)  # lower only in tests
 
     def __post_init__(self) -> None:
@@ -59,6 +63,7 @@ class AccountSettings:
             "failure_window_s",
             "sign_up_window_s",
             "password_hashing_wait_s",
+            "live_credits_poll_s",
         ):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:

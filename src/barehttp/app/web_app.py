@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from barehttp.app.accounts import make_accounts
 from barehttp.app.api import Api, api_error
 from barehttp.app.clock import Clock, system_clock
+from barehttp.app.credits_feed import CreditsFeed
 from barehttp.app.guard import add_strict_transport_security
-from barehttp.app.live_credits import CreditsFeed, LiveCredits
+from barehttp.app.live_credits import LiveCredits
+from barehttp.app.live_poll import CreditsPoller
 from barehttp.app.pages import Pages
 from barehttp.app.settings import AccountSettings
 from barehttp.app.templates import DEFAULT_TEMPLATE_DIR, Templates
@@ -48,6 +51,7 @@ def create_app(
     template_dir: str | os.PathLike[str] = DEFAULT_TEMPLATE_DIR,
     limits: Limits | None = None,
     clock: Clock = system_clock,
+    on_shutdown: list[Callable[[], None]] | None = None,
 ) -> App:
     """The app's routes, static mounts and error pages over one `storage`.
 
@@ -60,13 +64,19 @@ def create_app(
         GET  /api/slow?seconds=n             sleeps up to 10 s (signed in; a few at once)
         GET  /ws/credits                     WebSocket: the user's credits, pushed on change
         /static/…  /images/…  /favicon.ico   files under `static_dir`
+
+    The app's own shutdown steps (stopping the live credits poll) are appended to
+    `on_shutdown`: run them once the server has drained, before `storage` closes.
     """
     settings = settings if settings is not None else AccountSettings()
     accounts = make_accounts(storage, settings, clock=clock)
     feed = CreditsFeed(
         max_per_user=settings.max_live_pages_per_user, max_total=settings.max_live_pages
     )
-    live = LiveCredits(accounts, feed)
+    poller = CreditsPoller(feed, storage, interval_s=settings.live_credits_poll_s, clock=clock)
+    live = LiveCredits(accounts, feed, poller)
+    if on_shutdown is not None:
+        on_shutdown.append(live.close)
     pages = Pages(accounts, Templates(template_dir), settings, live)
     api = Api(accounts, max_slow_requests=settings.max_slow_requests, live=live)
     static_root = Path(static_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -86,6 +86,14 @@ class Usage:
         return max(0, self.credits_limit - self.credits_used)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveUsage:
+    """A user's counter and the token hashes of the user's live sessions, read together."""
+
+    usage: Usage
+    session_hashes: frozenset[bytes] = field(repr=False)
+
+
 class FailureScope(enum.Enum):
     """What a failed (or, via `claim_attempt`, an attempted) action is counted against."""
 
@@ -166,6 +174,16 @@ class Storage(Protocol):
         `spend_credits` does and returns the new usage. Otherwise changes nothing and
         returns None: no such session, an expired one, or the quota would be exceeded
         (`get_session_user` tells which). Raises `ValueError` unless 0 < cost <= MAX_CREDITS.
+        """
+        ...
+
+    def get_live_usage(self, user_ids: Collection[int], now: float) -> dict[int, LiveUsage]:
+        """The counter and live sessions of each of `user_ids`, in one read.
+
+        Keyed by user id; a user that does not exist is absent. `session_hashes` holds
+        the token hashes of the user's sessions with `expires_at > now`. One statement
+        for any number of users (the live credits poll reads every watched user at
+        once); an empty `user_ids` reads nothing.
         """
         ...
 

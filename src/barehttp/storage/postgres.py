@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from barehttp.storage import postgres_attempts as attempts
 from barehttp.storage.base import (
     AttemptCounter,
     FailureScope,
+    LiveUsage,
     Session,
     StorageError,
     StorageUnavailable,
@@ -36,6 +37,7 @@ from barehttp.storage.base import (
     check_credits_limit,
 )
 from barehttp.storage.dburl import redact, scrub
+from barehttp.storage.live_usage import POSTGRES_LIVE_USAGE, live_usage_from_rows, postgres_ids
 from barehttp.storage.migrations import Migration, check_numbering
 from barehttp.storage.postgres_migrations import POSTGRES_MIGRATIONS, apply_postgres_migrations
 from barehttp.storage.postgres_pool import PoolSettings, connect_options, open_pool
@@ -208,6 +210,14 @@ class PostgresStorage:
         check_cost(cost)
         rows, _ = self._run(_SESSION_SPEND, (cost, token_hash, now, cost))
         return Usage(credits_used=int(rows[0][0]), credits_limit=int(rows[0][1])) if rows else None
+
+    def get_live_usage(self, user_ids: Collection[int], now: float) -> dict[int, LiveUsage]:
+        """The counter and live sessions of each of `user_ids`, in one read."""
+        if not user_ids:
+            return {}
+        params = (now, postgres_ids(user_ids))
+        rows, _ = self._run(POSTGRES_LIVE_USAGE, params, idempotent=True)
+        return live_usage_from_rows(rows)
 
     # Sessions.
 

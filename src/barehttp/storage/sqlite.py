@@ -7,9 +7,8 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +16,7 @@ from barehttp.storage import sqlite_attempts
 from barehttp.storage.base import (
     AttemptCounter,
     FailureScope,
+    LiveUsage,
     Session,
     StorageError,
     Usage,
@@ -26,6 +26,7 @@ from barehttp.storage.base import (
     check_cost,
     check_credits_limit,
 )
+from barehttp.storage.live_usage import SQLITE_LIVE_USAGE, live_usage_from_rows, sqlite_ids
 from barehttp.storage.migrations import MIGRATIONS, Migration, apply_migrations, check_numbering
 from barehttp.storage.rows import (
     SESSION_COLUMNS,
@@ -36,6 +37,7 @@ from barehttp.storage.rows import (
     session_user_from_row,
     user_from_row,
 )
+from barehttp.storage.sqlite_file import create_private, enable_wal
 
 logger = logging.getLogger("barehttp.storage")
 _SESSION_USER_QUERY = SESSION_USER_QUERY.format(placeholder="?")
@@ -79,7 +81,7 @@ class SQLiteStorage:
             raise ValueError("SQLiteStorage needs a file; an in-memory database is per thread")
         check_numbering(migrations)
         self._path = os.fspath(path)
-        _create_private(self._path)
+        create_private(self._path)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -88,7 +90,7 @@ class SQLiteStorage:
         try:
             with self._errors():
                 connection = self._connection()
-                self._enable_wal(connection)
+                enable_wal(connection, self._path, self._busy_timeout_ms)
                 apply_migrations(connection, migrations, self._path)
         except BaseException:
             self.close()
@@ -209,6 +211,14 @@ class SQLiteStorage:
         with self._errors():
             rows = self._execute(_SESSION_SPEND, (cost, token_hash, now, cost))
         return Usage(credits_used=int(rows[0][0]), credits_limit=int(rows[0][1])) if rows else None
+
+    def get_live_usage(self, user_ids: Collection[int], now: float) -> dict[int, LiveUsage]:
+        """The counter and live sessions of each of `user_ids`, in one read."""
+        if not user_ids:
+            return {}
+        with self._errors():
+            rows = self._execute(SQLITE_LIVE_USAGE, (now, sqlite_ids(user_ids)))
+        return live_usage_from_rows(rows)
 
     # Sessions.
 
@@ -350,27 +360,6 @@ class SQLiteStorage:
         cursor.close()
         return count
 
-    def _enable_wal(self, connection: sqlite3.Connection) -> None:
-        """Switch the file to WAL, retrying while another process holds the lock."""
-        # WAL lets readers run beside the one writer, across processes too. The mode is
-        # stored in the file, so switching once covers every later connection.
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
-        while True:
-            try:
-                mode = connection.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
-                break
-            except sqlite3.OperationalError as error:
-                # The switch needs an exclusive lock and SQLite returns SQLITE_BUSY at
-                # once instead of calling the busy handler: two processes creating the
-                # same file together hit this (seen in test_sqlite_processes).
-                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # primary code
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.005)
-        if str(mode).lower() != "wal":
-            raise StorageError(f"could not switch {self._path} to WAL (got {mode!r})")
-
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         """Translate sqlite3 errors into `StorageError` at the layer boundary."""
@@ -378,19 +367,3 @@ class SQLiteStorage:
             yield
         except sqlite3.Error as error:
             raise StorageError(f"sqlite ({self._path}): {error}") from error
-
-
-def _create_private(path: str) -> None:
-    """Create the database file owner-only (0600) unless it exists already.
-
-    It holds password hashes and session hashes. SQLite would create it with 0644
-    (less the umask), and it gives the -wal and -shm files the main file's mode.
-    Raises `StorageError` if the file cannot be created.
-    """
-    try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return  # SQLite opens it as it is
-    except OSError as error:
-        raise StorageError(f"cannot open {path}: {error.strerror}") from error
-    os.close(descriptor)

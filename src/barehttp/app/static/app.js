@@ -23,7 +23,8 @@ const showUsage = (data) => {
 };
 
 // Live credits: the server pushes the counter over a WebSocket whenever it changes
-// (a spend from another tab or an API client). The page works without it.
+// (a spend from another tab, an API client, another process or instance). The page
+// works without it.
 const watchCredits = (attempt) => {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   const socket = new WebSocket(scheme + location.host + "/ws/credits");
@@ -42,7 +43,8 @@ const watchCredits = (attempt) => {
   socket.addEventListener("close", (event) => {
     document.body.dataset.liveCredits = "off";
     // Reconnect after a drop (a server restart: 1001), a few times, more slowly each
-    // time; not after a normal close, nor once signed out (1008).
+    // time; not after a normal close, nor once the session ended (1008: signed out,
+    // expired).
     const next = opened ? 0 : attempt + 1;
     if (event.code !== 1000 && event.code !== 1008 && next < 5) {
       setTimeout(() => watchCredits(next), 1000 * 2 ** next);
