@@ -20,12 +20,15 @@ Usage::
     python3 bench/websocket_echo.py                     # 2 rounds, 1 s warm-up + 3 s per point
     python3 bench/websocket_echo.py --rounds 3 --duration 5
     python3 bench/websocket_echo.py --servers barehttp-web,uvicorn-websockets --cases text-16
+    python3 bench/websocket_echo.py --servers barehttp-web --compare-src /tmp/before/src
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -53,6 +56,7 @@ from harness import (
 from registry import command
 
 BASELINES = ("barehttp-asgi", "barehttp-web")  # the ratios' numerators
+COMPARE = "barehttp-web-compare"  # --compare-src: barehttp-web from another src/
 NATIVE_THREADS = 8  # barehttp.web's worker pool: threads running the callbacks
 ECHO_APP = "echo_asgi:app"
 UVICORN = (
@@ -197,10 +201,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--noise-retries", type=int, default=1)
     parser.add_argument("--no-install", action="store_true", help="use bench/.venv as it is")
+    parser.add_argument(
+        "--compare-src",
+        metavar="DIR",
+        help="also run barehttp-web from another checkout's src/ (barehttp-web-compare)",
+    )
     args = parser.parse_args(argv)
     names = [name for name in args.servers.split(",") if name]
+    servers = dict(SERVERS)
+    if args.compare_src:  # before/after a change, in the same run
+        native = SERVERS["barehttp-web"]
+        servers[COMPARE] = dataclasses.replace(
+            native,
+            name=COMPARE,
+            env=(("PYTHONPATH", f"{os.path.abspath(args.compare_src)}{os.pathsep}{{apps}}"),),
+            notes=f"{native.notes}, from {args.compare_src}",
+        )
+        names.append(COMPARE)
     cases = [case for case in args.cases.split(",") if case]
-    if not set(BASELINES) & set(names) or set(names) - set(SERVERS) or set(cases) - set(CASES):
+    if not set(BASELINES) & set(names) or set(names) - set(servers) or set(cases) - set(CASES):
         parser.error(
             f"servers: one of {BASELINES} and any of {list(SERVERS)}; cases: {list(CASES)}"
         )
@@ -221,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             order = names if round_index % 2 == 0 else names[::-1]
             for name in order:
-                with running_server(SERVERS[name], bin_dir=bin_dir, threads=1, pin=pin) as server:
+                with running_server(servers[name], bin_dir=bin_dir, threads=1, pin=pin) as server:
                     for case in cases:
                         run = run_case(server, case, args, round_index, pin)
                         for _ in range(args.noise_retries):
@@ -252,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rate, per_cpu = medians[case][name]
             print(
-                f"  {case:<10} {name:<19} {rate:>8,.0f} ({per_cpu:>8,.0f})  {SERVERS[name].notes}"
+                f"  {case:<10} {name:<19} {rate:>8,.0f} ({per_cpu:>8,.0f})  {servers[name].notes}"
             )
     print()
     for case in cases:
