@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             base_rate, base_cpu = medians[case][base]
             for name in names:
                 rate, per_cpu = medians[case][name]
-                if name not in BASELINES and rate and per_cpu:
+                compared = name != COMPARE or base == "barehttp-web"
+                if name not in BASELINES and compared and rate and per_cpu:
                     print(
                         f"{base}/{name} {case}: {base_rate / rate:.2f}x"
                         f" ({base_cpu / per_cpu:.2f}x per server CPU-second)"
