@@ -28,7 +28,8 @@ from collections.abc import Callable
 
 from barehttp.protocol.websocket_errors import CloseCode
 from barehttp.protocol.websocket_limits import WebSocketLimits
-from barehttp.server.websocket_session import SessionState, WebSocketSession
+from barehttp.server.websocket_owner import SessionState
+from barehttp.server.websocket_session import WebSocketSession
 
 logger = logging.getLogger("barehttp.server")
 _IN = select.EPOLLIN
