@@ -89,6 +89,13 @@ SERVERS = {
         argv=command("{bin}/python {apps}/echo_native.py --host {host} --port {port} {extra}"),
         notes="barehttp.web, 1 process, parked handlers: one epoll thread, the pool (64 threads)",
     ),
+    "barehttp-web-2w": ServerSpec(
+        name="barehttp-web-2w",
+        argv=command(
+            "{bin}/python {apps}/echo_native.py --host {host} --port {port} --workers 2 {extra}"
+        ),
+        notes="barehttp.web, 2 worker processes (a descriptor budget each), parked handlers",
+    ),
     "uvicorn": ServerSpec(
         name="uvicorn",
         argv=command(
@@ -110,10 +117,11 @@ def extra_args(name: str, connections: int) -> list[str]:
 
 def connections_for(name: str, wanted: int, fd_limit: int) -> int:
     """``wanted``, or for barehttp.web as many as fit its descriptor budget with the probes."""
-    if name != "barehttp-web":
+    if not name.startswith("barehttp-web"):
         return wanted
     fitting = (fd_limit - NATIVE_SPARE_DESCRIPTORS) // NATIVE_DESCRIPTORS_PER_CONNECTION
-    return min(wanted, fitting - PROBE_ROOM)
+    workers = 2 if name.endswith("-2w") else 1  # each worker process has its own limit
+    return min(wanted, workers * (fitting - PROBE_ROOM))
 
 
 # --------------------------------------------------------------------------- one server
@@ -275,7 +283,11 @@ def print_ratios(reports: Sequence[Report]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
+    parser.add_argument(
+        "--servers",
+        default="barehttp-asgi,barehttp-web,uvicorn",
+        help=f"comma-separated, of {', '.join(SERVERS)}",
+    )
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=2, help="client processes holding them")
     parser.add_argument("--probes", type=int, default=20, help="new clients timed per phase")

@@ -1,6 +1,7 @@
 """barehttp.web WebSocket echo, parked, and the hello answer over HTTP: echo_asgi.py's twin.
 
-``python3 echo_native.py --host H --port P [--threads N] [--max-connections N]``.
+``python3 echo_native.py --host H --port P [--threads N] [--max-connections N] [--workers N]``
+(``--workers``: pre-forked worker processes, each with its own limits).
 The handler accepts, registers an ``on_message`` callback and returns: an idle
 connection then holds no thread (the hub's epoll thread watches it), and each
 message runs the callback on the worker pool, which sends it back.
@@ -14,7 +15,8 @@ import sys
 from hello import BODY, CONTENT_TYPE
 
 from barehttp.protocol.limits import Limits
-from barehttp.server.serve import serve
+from barehttp.server.serve import serve, serve_in_workers
+from barehttp.server.workers import WorkerOptions
 from barehttp.web import App, Request, Response, WebSocket
 
 app = App()
@@ -44,8 +46,18 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=Limits().worker_threads)
     parser.add_argument("--max-connections", type=int, default=Limits().max_connections)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     limits = Limits(worker_threads=args.threads, max_connections=args.max_connections)
+    if args.workers > 1:
+        return serve_in_workers(
+            lambda: app,
+            options=WorkerOptions(count=args.workers),
+            host=args.host,
+            port=args.port,
+            limits=limits,
+            access_log=False,
+        )
     return serve(app, host=args.host, port=args.port, limits=limits, access_log=False)
 
 
