@@ -8,7 +8,8 @@ echo_native.py) pinned to CPU 0, client processes pinned to CPU 1 (``--clients``
 Reported:
 
 (a) the server's VmRSS (/proc/PID/status, summed over its processes), threads
-    and open descriptors, before and with the idle connections open;
+    and open descriptors, before and with the idle connections open, and its
+    CPU time while they are all quiet (5 s);
 (b) a new client's time, ``--probes`` (20) times each, one after another, before
     and with the idle connections open: connect + ``GET /`` + whole response, and
     connect + WebSocket handshake + one 16 B echo;
@@ -52,6 +53,7 @@ from harness import (
     machine_info,
     prepare,
     running_server,
+    tree_cpu_seconds,
     tree_status_kib,
     tree_threads,
     write_results,
@@ -70,6 +72,7 @@ LATENCY_FLOOR_MS = 100.0  # issue 15: a new client served in < 100 ms
 OPEN_DEADLINE_S = 120.0  # for all clients to report their connections open
 ECHO_DEADLINE_S = 120.0
 ECHO_APP = "echo_asgi:app"
+IDLE_CPU_WINDOW_S = 5.0  # the server's CPU time is read over this, all connections idle
 # barehttp.web's descriptor budget (server/fd_limits.py): per connection, and kept spare.
 NATIVE_DESCRIPTORS_PER_CONNECTION = 2
 NATIVE_SPARE_DESCRIPTORS = 64 + 64  # Limits.fd_reserve_count, and what the process has open
@@ -142,6 +145,7 @@ class Report:
     threads_after: int = 0
     fds_before: int = 0
     fds_after: int = 0
+    idle_cpu_share: float = 0.0  # of a core, with them all open and quiet
     http_before_ms: list[float] = field(default_factory=list)
     http_before_failures: int = 0
     websocket_before_ms: list[float] = field(default_factory=list)
@@ -182,6 +186,11 @@ def measure(server: RunningServer, report: Report, args: argparse.Namespace, pin
             report.connections_wanted - report.connections_open - report.open_failures
         )
         time.sleep(1.0)  # let the server settle
+        cpu_before, window_start = tree_cpu_seconds(pid), time.monotonic()
+        time.sleep(IDLE_CPU_WINDOW_S)  # what holding them costs: pings, timer sweeps
+        report.idle_cpu_share = (tree_cpu_seconds(pid) - cpu_before) / (
+            time.monotonic() - window_start
+        )
         report.rss_after_kib = tree_status_kib(pid, "VmRSS")
         report.threads_after = tree_threads(pid)
         report.fds_after = count_fds(pid)
@@ -225,7 +234,8 @@ def print_report(report: Report) -> None:
         f"  RSS {report.rss_before_kib / mib:.1f} MiB -> {report.rss_after_kib / mib:.1f} MiB"
         f" ({report.rss_per_connection_kib:.1f} KiB per connection);"
         f" threads {report.threads_before} -> {report.threads_after};"
-        f" fds {report.fds_before} -> {report.fds_after}"
+        f" fds {report.fds_before} -> {report.fds_after};"
+        f" CPU while idle {report.idle_cpu_share:.1%} of a core"
     )
     r = report
     for label, before, during in (
