@@ -28,9 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from descriptors import count_fds, raise_fd_limit
 from harness import (
     LOAD_CPU,
     SERVER_CPU,
@@ -47,7 +46,6 @@ from harness import (
     interrupt_on_signals,
     machine_info,
     prepare,
-    process_tree,
     running_server,
     tree_status_kib,
     tree_threads,
@@ -100,30 +98,6 @@ def has_flag(argv: Sequence[str], flag: str) -> bool:
         [*argv, "--help"], capture_output=True, text=True, timeout=30, check=False
     )
     return flag in completed.stdout
-
-
-def raise_fd_limit(needed: int) -> int:
-    """Raise the soft RLIMIT_NOFILE to ``needed`` (servers started later inherit it).
-
-    Raises:
-        BenchError: the hard limit is lower than ``needed``.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= needed:
-        return soft
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        raise BenchError(f"fd hard limit {hard} < {needed} needed; lower --connections")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-    return needed
-
-
-def count_fds(pid: int) -> int:
-    """Open descriptors of ``pid`` and its descendants (granian's worker holds the sockets)."""
-    total = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            total += len(os.listdir(f"/proc/{member}/fd"))
-    return total
 
 
 # --------------------------------------------------------------------------- one server

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""WebSocket echo round trips per second: ``barehttp asgi`` vs uvicorn (websockets, wsproto).
+"""WebSocket echo round trips per second: barehttp (asgi, and barehttp.web) vs uvicorn.
 
-The same app (bench/apps/echo_asgi.py) under each server, one process each,
-pinned to CPU 0; the same load client (websocket_load.py, its own process,
+The same ASGI app (bench/apps/echo_asgi.py) under ``barehttp asgi`` and uvicorn
+(websockets, wsproto, uvloop), and its barehttp.web twin (echo_native.py: a
+parked handler, each message's callback run on the worker pool), one process
+each, pinned to CPU 0; the same load client (websocket_load.py, its own process,
 pinned to CPU 1): ``--connections`` (50) WebSockets, each sending a message and
 waiting for its echo before the next. Two messages: 16 B of text and 4 KiB of
 binary. Rounds alternate the servers' order, so that noise from other work on
@@ -10,20 +12,23 @@ the machine falls on all of them. Prints round trips per second per run, with
 the server's CPU share, the client's, and what other processes took of CPU 0
 (a point where they took more than ``--max-noise``, 20%, is measured again up
 to ``--noise-retries`` times and the quietest kept); then medians, and
-barehttp's ratio to each peer, per wall second and per second of server CPU
+each barehttp server's ratio to each peer, per wall second and per second of server CPU
 time (the figure other load disturbs least).
 
 Usage::
 
     python3 bench/websocket_echo.py                     # 2 rounds, 1 s warm-up + 3 s per point
     python3 bench/websocket_echo.py --rounds 3 --duration 5
-    python3 bench/websocket_echo.py --servers barehttp,uvicorn-websockets --cases text-16
+    python3 bench/websocket_echo.py --servers barehttp-web,uvicorn-websockets --cases text-16
+    python3 bench/websocket_echo.py --servers barehttp-web --compare-src /tmp/before/src
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -50,7 +55,9 @@ from harness import (
 )
 from registry import command
 
-BASELINE = "barehttp"
+BASELINES = ("barehttp-asgi", "barehttp-web")  # the ratios' numerators
+COMPARE = "barehttp-web-compare"  # --compare-src: barehttp-web from another src/
+NATIVE_THREADS = 8  # barehttp.web's worker pool: threads running the callbacks
 ECHO_APP = "echo_asgi:app"
 UVICORN = (
     "{bin}/uvicorn --host {host} --port {port} --workers 1 --lifespan off --no-access-log"
@@ -60,12 +67,20 @@ SERVERS = {
     spec.name: spec
     for spec in (
         ServerSpec(
-            name=BASELINE,
+            name="barehttp-asgi",
             argv=command(
                 "{bin}/barehttp asgi --host {host} --port {port} --no-access-log --lifespan off"
                 f" --log-level WARNING {{extra}} {ECHO_APP}"
             ),
             notes="barehttp asgi, asyncio, its own sans-IO WebSocket (pure Python)",
+        ),
+        ServerSpec(
+            name="barehttp-web",
+            argv=command(
+                "{bin}/python {apps}/echo_native.py --host {host} --port {port}"
+                f" --threads {NATIVE_THREADS}"
+            ),
+            notes=f"barehttp.web, parked echo: epoll thread + {NATIVE_THREADS} pool threads",
         ),
         ServerSpec(
             name="uvicorn-websockets",
@@ -186,11 +201,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--noise-retries", type=int, default=1)
     parser.add_argument("--no-install", action="store_true", help="use bench/.venv as it is")
+    parser.add_argument(
+        "--compare-src",
+        metavar="DIR",
+        help="also run barehttp-web from another checkout's src/ (barehttp-web-compare)",
+    )
     args = parser.parse_args(argv)
     names = [name for name in args.servers.split(",") if name]
+    servers = dict(SERVERS)
+    if args.compare_src:  # before/after a change, in the same run
+        native = SERVERS["barehttp-web"]
+        servers[COMPARE] = dataclasses.replace(
+            native,
+            name=COMPARE,
+            env=(("PYTHONPATH", f"{os.path.abspath(args.compare_src)}{os.pathsep}{{apps}}"),),
+            notes=f"{native.notes}, from {args.compare_src}",
+        )
+        names.append(COMPARE)
     cases = [case for case in args.cases.split(",") if case]
-    if BASELINE not in names or set(names) - set(SERVERS) or set(cases) - set(CASES):
-        parser.error(f"servers: {BASELINE} and any of {list(SERVERS)}; cases: {list(CASES)}")
+    if not set(BASELINES) & set(names) or set(names) - set(servers) or set(cases) - set(CASES):
+        parser.error(
+            f"servers: one of {BASELINES} and any of {list(SERVERS)}; cases: {list(CASES)}"
+        )
     if args.rounds < 1 or args.duration <= 0 or args.warmup < 0 or args.connections < 1:
         parser.error("--rounds and --connections at least 1, --duration above 0")
     interrupt_on_signals()
@@ -208,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             order = names if round_index % 2 == 0 else names[::-1]
             for name in order:
-                with running_server(SERVERS[name], bin_dir=bin_dir, threads=1, pin=pin) as server:
+                with running_server(servers[name], bin_dir=bin_dir, threads=1, pin=pin) as server:
                     for case in cases:
                         run = run_case(server, case, args, round_index, pin)
                         for _ in range(args.noise_retries):
@@ -239,18 +271,20 @@ def main(argv: list[str] | None = None) -> int:
             )
             rate, per_cpu = medians[case][name]
             print(
-                f"  {case:<10} {name:<19} {rate:>8,.0f} ({per_cpu:>8,.0f})  {SERVERS[name].notes}"
+                f"  {case:<10} {name:<19} {rate:>8,.0f} ({per_cpu:>8,.0f})  {servers[name].notes}"
             )
     print()
     for case in cases:
-        base_rate, base_cpu = medians[case][BASELINE]
-        for name in names:
-            rate, per_cpu = medians[case][name]
-            if name != BASELINE and rate and per_cpu:
-                print(
-                    f"{BASELINE}/{name} {case}: {base_rate / rate:.2f}x"
-                    f" ({base_cpu / per_cpu:.2f}x per server CPU-second)"
-                )
+        for base in (name for name in BASELINES if name in names):
+            base_rate, base_cpu = medians[case][base]
+            for name in names:
+                rate, per_cpu = medians[case][name]
+                compared = name != COMPARE or base == "barehttp-web"
+                if name not in BASELINES and compared and rate and per_cpu:
+                    print(
+                        f"{base}/{name} {case}: {base_rate / rate:.2f}x"
+                        f" ({base_cpu / per_cpu:.2f}x per server CPU-second)"
+                    )
     path = write_results(
         "websocket-echo",
         {

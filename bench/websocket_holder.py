@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The holding side of asgi_websocket_idle.py, one process: opens WebSockets and keeps them idle.
+"""The holding side of websocket_idle.py, one process: opens WebSockets and keeps them idle.
 
 ``python3 websocket_holder.py PORT COUNT MAX_SECONDS``, then commands, one
 per line on stdin, each answered by one line on stdout:

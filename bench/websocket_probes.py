@@ -1,4 +1,4 @@
-"""asgi_websocket_idle.py's clients: new ones timed (probes), and the processes holding idle ones.
+"""websocket_idle.py's clients: new ones timed (probes), and the processes holding idle ones.
 
 The holders are websocket_holder.py processes, driven a line at a time
 over their stdin and stdout; every wait has a deadline.

@@ -1,7 +1,7 @@
 """ASGI WebSocket echo (and the hello answer over HTTP, for readiness checks and probes).
 
-Plain ASGI, nothing server-specific: every server in websocket_echo.py and
-asgi_websocket_idle.py runs this same app.
+Plain ASGI, nothing server-specific: every ASGI server in websocket_echo.py and
+websocket_idle.py runs this same app (barehttp.web runs its twin, echo_native.py).
 """
 
 from __future__ import annotations

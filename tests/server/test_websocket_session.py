@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from barehttp.protocol.websocket_connection import WebSocketConnection
 from barehttp.protocol.websocket_frames import Frame, FrameParser, Opcode, Role, encode_frame
 from barehttp.protocol.websocket_limits import WebSocketLimits
-from barehttp.server.websocket_owner import SessionTimes, WebSocketClosed
-from barehttp.server.websocket_session import SessionState, WebSocketSession
+from barehttp.server.websocket_owner import SessionState, SessionTimes, WebSocketClosed
+from barehttp.server.websocket_session import WebSocketSession
 
 WRITE_TIMEOUT_S = 5.0
 
@@ -226,4 +227,47 @@ def test_no_ping_while_the_application_is_behind() -> None:
     assert rig.peer.frames() == [] and not rig.released
     assert rig.session.receive() == "unread"  # reading resumes; the interval starts again
     rig.tick(10)
+    assert [frame.opcode for frame in rig.peer.frames()] == [Opcode.PING]
+
+
+# An idle session's sweep is lock-free until its next ping is due; anything that
+# brings a deadline nearer must end that quiet at once.
+
+
+def test_an_idle_sessions_sweep_takes_no_lock_until_its_ping_is_due(rig: Rig) -> None:
+    rig.tick(1)  # nothing due: quiet until the ping, ten seconds after the last frame
+    with rig.session._lock:
+        sweep = threading.Thread(target=rig.session.check_time, args=(rig.clock.now + 8.9,))
+        sweep.start()
+        sweep.join(10)
+        assert not sweep.is_alive()  # it would block on the lock held here
+    rig.tick(9)
+    assert [frame.opcode for frame in rig.peer.frames()] == [Opcode.PING]
+
+
+def test_a_send_after_a_quiet_sweep_still_has_its_write_timeout() -> None:
+    rig = Rig(WebSocketLimits(max_queued_bytes=64 * 1024 * 1024, ping_interval_s=60))
+    rig.tick(1)
+    while not rig.session.wants_write:
+        rig.session.send_bytes(b"z" * 65_536)
+    rig.tick(WRITE_TIMEOUT_S + 0.1)
+    assert rig.released and rig.session.close_code == 1006
+
+
+def test_a_close_after_a_quiet_sweep_still_has_its_close_timeout(rig: Rig) -> None:
+    rig.tick(1)
+    rig.session.close(1000)
+    rig.tick(3.1)
+    assert rig.released
+
+
+def test_reading_paused_after_a_quiet_sweep_restarts_the_ping_interval_on_resume() -> None:
+    rig = Rig(WebSocketLimits(max_queued_messages=1, ping_interval_s=10, ping_timeout_s=5))
+    rig.tick(1)
+    rig.deliver(Opcode.TEXT, b"unread")  # reading pauses
+    rig.tick(8)  # paused: the interval keeps starting again
+    assert rig.session.receive() == "unread"
+    rig.tick(2)  # ten seconds after the last frame, but two after reading resumed
+    assert rig.peer.frames() == []
+    rig.tick(8)
     assert [frame.opcode for frame in rig.peer.frames()] == [Opcode.PING]

@@ -6,6 +6,14 @@ bytes arrive, sends outboxes as peers make room, and every ``sweep_interval_s``
 pings quiet peers and drops dead ones (websocket_session.py). Messages for
 parked sessions are delivered on the worker pool. The thread starts with the
 first session; graceful shutdown sends every session a Close with 1001.
+
+Deliveries are batched per wakeup: the sessions that got messages in one
+``epoll.poll`` round share one pool job per ``SESSIONS_PER_JOB`` of them, which
+take the sessions in turn, instead of a job (and a worker thread woken) each. A
+thread woken while this one holds the GIL costs two context switches on a busy
+core; under many active WebSockets that handoff, not the frames, was the bulk of
+the echo's cost. A job blocked in one callback leaves the rest of its batch to
+the batch's other jobs.
 """
 
 from __future__ import annotations
@@ -20,12 +28,15 @@ from collections.abc import Callable
 
 from barehttp.protocol.websocket_errors import CloseCode
 from barehttp.protocol.websocket_limits import WebSocketLimits
-from barehttp.server.websocket_session import SessionState, WebSocketSession
+from barehttp.server.websocket_owner import SessionState
+from barehttp.server.websocket_session import WebSocketSession
 
 logger = logging.getLogger("barehttp.server")
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _PROBLEM = select.EPOLLHUP | select.EPOLLERR
+# Sessions with messages from one poll round per pool job (see the module docstring).
+SESSIONS_PER_JOB = 8
 
 
 class WebSocketHub:
@@ -52,6 +63,8 @@ class WebSocketHub:
         self._lock = threading.Lock()  # starting, shutting down, and the all-closed wait
         self._all_closed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        self._thread_id = 0  # the hub thread's ident: its dispatches are batched
+        self._batch = DeliveryBatch()  # deliveries of this poll round
         self._going_away = False
         self._stopped = False
 
@@ -106,7 +119,10 @@ class WebSocketHub:
             pass
 
     def dispatch(self, job: Callable[[], None]) -> None:
-        self._dispatch(job)
+        if threading.get_ident() == self._thread_id:
+            self._batch.add(job)  # submitted at the end of this poll round
+        else:
+            self._dispatch(job)
 
     def read_soon(self, session: WebSocketSession) -> None:
         self._read_soon.append(session)
@@ -150,6 +166,7 @@ class WebSocketHub:
     # -- the thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._thread_id = threading.get_ident()
         clock = self.clock
         interval = self._sweep_interval_s
         sessions = self._sessions
@@ -170,6 +187,7 @@ class WebSocketHub:
                 if session is None:
                     continue
                 self._guard(session, events)
+            self._batch.submit(self._dispatch)
             now = clock()
             if now >= next_sweep:
                 for session in list(sessions.values()):
@@ -178,6 +196,7 @@ class WebSocketHub:
                     except Exception:
                         logger.exception("error checking a WebSocket's timers")
                         session.abort()
+                self._batch.submit(self._dispatch)  # close notices of dropped sessions
                 next_sweep = now + interval
 
     def _drain_wakes(self) -> None:
@@ -201,3 +220,42 @@ class WebSocketHub:
         except Exception:
             logger.exception("error on a WebSocket connection")
             session.abort()
+
+
+class DeliveryBatch:
+    """The deliveries of one poll round: one pool job per ``sessions_per_job`` of them."""
+
+    def __init__(self, sessions_per_job: int = SESSIONS_PER_JOB) -> None:
+        if sessions_per_job < 1:
+            raise ValueError("sessions_per_job must be at least 1")
+        self._sessions_per_job = sessions_per_job
+        self._jobs: list[Callable[[], None]] = []
+
+    def add(self, job: Callable[[], None]) -> None:
+        self._jobs.append(job)
+
+    def submit(self, dispatch: Callable[[Callable[[], None]], None]) -> None:
+        """Hand what was added to ``dispatch`` (the pool) and start a new batch."""
+        if not self._jobs:
+            return
+        jobs, self._jobs = self._jobs, []
+        if len(jobs) <= 1:
+            for job in jobs:
+                dispatch(job)
+            return
+        shared = collections.deque(jobs)
+        for _ in range(-(-len(jobs) // self._sessions_per_job)):
+            dispatch(lambda: _run_in_turn(shared))
+
+
+def _run_in_turn(jobs: collections.deque[Callable[[], None]]) -> None:
+    """Pool thread: run jobs, shared with the batch's other runners, until none is left."""
+    while True:
+        try:
+            job = jobs.popleft()
+        except IndexError:
+            return
+        try:
+            job()
+        except BaseException:  # the rest of the batch must still run (as the pool does)
+            logger.exception("unhandled error in a WebSocket delivery")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -10,6 +11,13 @@ Message = str | bytes
 MessageCallback = Callable[[Message], None]
 CloseCallback = Callable[[int, str], None]
 SessionT = TypeVar("SessionT", contravariant=True)
+
+
+class SessionState(enum.Enum):
+    OPEN = enum.auto()  # messages flow both ways
+    CLOSING = enum.auto()  # our Close is sent; the peer's is awaited (§7.1.2)
+    FLUSHING = enum.auto()  # the closing handshake is over: last bytes out, then TCP closes
+    CLOSED = enum.auto()  # TCP closed
 
 
 class WebSocketClosed(Exception):
