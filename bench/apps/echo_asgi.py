@@ -6,30 +6,16 @@ websocket_idle.py runs this same app (barehttp.web runs its twin, echo_native.py
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hello import BODY, CONTENT_TYPE
-
-_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", CONTENT_TYPE.encode("ascii")),
-        (b"content-length", str(len(BODY)).encode("ascii")),
-    ],
-}
-_BODY = {"type": "http.response.body", "body": BODY}
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+import hello_asgi
+from hello_asgi import Receive, Send
 
 
 async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     """HTTP: the hello body. WebSocket: accept, then send back every message as it came."""
     if scope["type"] == "http":
-        await send(_START)
-        await send(_BODY)
+        await hello_asgi.app(scope, receive, send)
         return
     if scope["type"] != "websocket":
         return

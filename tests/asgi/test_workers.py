@@ -34,13 +34,6 @@ DRAIN_CUT_STATUS = 3
 
 
 @pytest.fixture
-def markers(tmp_path: Path) -> Path:
-    directory = tmp_path / "markers"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
 def start(tmp_path: Path, markers: Path) -> Iterator[object]:
     """``start(*arguments, workers=N, cwd=...)``: ``barehttp asgi``, stopped by PID after."""
     started: list[ServerProcess] = []
