@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from barehttp.protocol.events import RequestHead
 
@@ -29,18 +30,19 @@ def _escape(text: str) -> str:
 _CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 
 
-class _SecondStamp:
+class ClfStamp:
     """The CLF time of the current second, formatted once a second (``strftime``
     with the local zone costs more than the rest of a log line)."""
 
-    __slots__ = ("_second", "_text")
+    __slots__ = ("_clock", "_second", "_text")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # wall-clock seconds
         self._second = -1
         self._text = ""
 
     def now(self) -> str:
-        second = int(time.time())
+        second = int(self._clock())
         if second != self._second:
             # The text first: a thread that sees the new second then reads its text.
             self._text = time.strftime(_CLF_TIME, time.localtime(second))
@@ -48,7 +50,7 @@ class _SecondStamp:
         return self._text
 
 
-_stamp = _SecondStamp()
+_stamp = ClfStamp()
 
 
 def log_access(
