@@ -145,10 +145,12 @@ class Acceptor:
     """A thread accepting connections on one listening socket.
 
     The listener does not block: the thread accepts while connections are
-    queued, then waits in ``poll()`` for the next one or for ``stop()``, which
+    queued, then waits in ``epoll`` for the next one or for ``stop()``, which
     wakes it at once (a bounded ``accept()`` would make a stop wait up to its
-    bound, ``linger_s``). A connection another process took first (pre-forked
-    workers share the listener) is an ``EAGAIN``: back to the wait.
+    bound, ``linger_s``). Pre-forked workers share the listener, watched with
+    ``EPOLLEXCLUSIVE``: a new connection wakes one waiting process, not all
+    (as a blocking ``accept()`` did); one another process took first is an
+    ``EAGAIN``: back to the wait.
     """
 
     def __init__(self, listener: socket.socket, limits: Limits, on_accept: AcceptCallback) -> None:
@@ -160,9 +162,9 @@ class Acceptor:
         prepare_listener(listener, limits)
         listener.setblocking(False)  # accepted sockets do not inherit O_NONBLOCK
         self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._poll = select.poll()
-        self._poll.register(listener.fileno(), select.POLLIN)
-        self._poll.register(self._stop_fd, select.POLLIN)
+        self._waiter = select.epoll()
+        self._waiter.register(listener.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        self._waiter.register(self._stop_fd, select.EPOLLIN)
         self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
         self._thread.start()
 
@@ -174,7 +176,8 @@ class Acceptor:
         os.eventfd_write(self._stop_fd, 1)
         self._thread.join(timeout=_STOP_JOIN_S)
         self.listener.close()
-        if not self._thread.is_alive():  # else it may still poll it: left to the process
+        if not self._thread.is_alive():  # else it may still wait on them: left to the process
+            self._waiter.close()
             os.close(self._stop_fd)
 
     def _run(self) -> None:
@@ -183,7 +186,7 @@ class Acceptor:
         on_accept = self._on_accept
         backoff = AcceptBackoff()
         configure_each = self._configure_each
-        wait = self._poll.poll
+        wait = self._waiter.poll
         while not self._stopping.is_set():
             try:
                 sock, address = listener.accept()
