@@ -135,6 +135,8 @@ def prepare_listener(sock: socket.socket, limits: Limits) -> None:
         configure_connection_socket(sock, limits)  # copied to every accepted socket
 
 
+# Descriptors an Acceptor opens beside its listener: its epoll and its stop eventfd.
+ACCEPTOR_EXTRA_DESCRIPTORS = 2
 # stop() waits this long for the thread to leave a hand-over in progress.
 _STOP_JOIN_S = 2.0
 
