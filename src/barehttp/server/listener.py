@@ -149,10 +149,11 @@ class Acceptor:
     The listener does not block: the thread accepts while connections are
     queued, then waits in ``epoll`` for the next one or for ``stop()``, which
     wakes it at once (a bounded ``accept()`` would make a stop wait up to its
-    bound, ``linger_s``). Pre-forked workers share the listener, watched with
-    ``EPOLLEXCLUSIVE``: a new connection wakes one waiting process, not all
-    (as a blocking ``accept()`` did); one another process took first is an
-    ``EAGAIN``: back to the wait.
+    bound, ``linger_s``). Pre-forked workers share the listener: a new
+    connection wakes every waiting process, and one another process took
+    first is an ``EAGAIN``: back to the wait. Not ``EPOLLEXCLUSIVE``: the one
+    process it wakes may be a worker that is leaving, and then nobody accepts
+    the connection until the next one arrives (a request lost during a reload).
     """
 
     def __init__(self, listener: socket.socket, limits: Limits, on_accept: AcceptCallback) -> None:
@@ -165,7 +166,7 @@ class Acceptor:
         listener.setblocking(False)  # accepted sockets do not inherit O_NONBLOCK
         self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._waiter = select.epoll()
-        self._waiter.register(listener.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        self._waiter.register(listener.fileno(), select.EPOLLIN)
         self._waiter.register(self._stop_fd, select.EPOLLIN)
         self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
         self._thread.start()
