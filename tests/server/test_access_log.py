@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import pytest
 
 from barehttp.protocol.events import RequestHead
 from barehttp.protocol.headers import Headers
-from barehttp.server.access_log import log_access
+from barehttp.server.access_log import ClfStamp, log_access
 
 STAMP = r"\[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]"
 
@@ -59,3 +60,31 @@ def test_combined_without_the_fields_uses_dashes(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.INFO, logger="barehttp.access"):
         log_access(head([]), "::1", 404, 0, log_format="combined", duration_s=0.0)
     assert caplog.records[0].getMessage().endswith('" 404 - "-" "-" 0.000')
+
+
+class UnreadableHead:
+    """A head whose every field read fails: shows whether a line was formatted."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"read {name} of a request nobody logs")
+
+
+def test_nothing_is_formatted_when_the_access_logger_filters_info_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="barehttp.access"):
+        log_access(UnreadableHead(), "203.0.113.9", 200, 5)  # type: ignore[arg-type]
+    assert caplog.records == []
+
+
+def test_the_time_stamp_is_formatted_once_a_second() -> None:
+    # Cached for its second only: a later second gets its own stamp.
+    now = [1_000_000_000.2]
+    stamp = ClfStamp(clock=lambda: now[0])
+    first = stamp.now()
+    assert first == time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(1_000_000_000))
+    now[0] = 1_000_000_000.9
+    assert stamp.now() is first
+    now[0] = 1_000_000_061.0
+    assert stamp.now() == time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(1_000_000_061))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
 import pytest
 
 import barehttp.server.server as server_module
 from barehttp.protocol.limits import Limits
-from barehttp.server.listener import bind_listeners
+from barehttp.server.listener import Acceptor, bind_listeners
 from tests.server.conftest import StartServer
 
 
@@ -58,3 +59,36 @@ def test_a_failed_hand_over_does_not_leak_the_connection_count(
     assert running.wait_for_open_connections(0)
     response, _ = running.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert response.status == 200
+
+
+# Far longer than a prompt stop takes, far shorter than the linger_s below.
+PROMPT_STOP_S = 5.0
+
+
+def test_stopping_does_not_wait_for_linger_s(start_server: StartServer) -> None:
+    # The accept loop waits for a connection or for stop(), not in an accept()
+    # bounded by linger_s: a long linger_s must not hold up a shutdown.
+    running = start_server(linger_s=60.0)
+    response, _ = running.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert response.status == 200
+    assert running.wait_for_open_connections(0)
+    started = time.monotonic()
+    assert running.server.shutdown(timeout=PROMPT_STOP_S)
+    assert time.monotonic() - started < PROMPT_STOP_S
+
+
+def test_an_acceptor_stops_at_once_and_closes_its_listener() -> None:
+    limits = Limits(linger_s=60.0)
+    (listener,) = bind_listeners("127.0.0.1", 0, limits)
+    accepted: list[socket.socket] = []
+    acceptor = Acceptor(listener, limits, lambda sock, _: accepted.append(sock))
+    with socket.create_connection(listener.getsockname()[:2], timeout=5):
+        deadline = time.monotonic() + PROMPT_STOP_S
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(accepted) == 1
+        accepted[0].close()
+    started = time.monotonic()
+    acceptor.stop()
+    assert time.monotonic() - started < PROMPT_STOP_S
+    assert listener.fileno() == -1

@@ -147,3 +147,68 @@ def test_close_all_closes_the_parked_and_refuses_later_ones(reactor: Reactor) ->
         with late_client:
             assert late.closed.is_set()
             assert reactor.parked_count == 0
+
+
+class FakeClock:
+    """The reactor's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowWriter(Parked):
+    """A parked writer whose send is held until the test lets it finish."""
+
+    def __init__(self, sock: socket.socket, while_writing: threading.Event) -> None:
+        super().__init__(sock)
+        self.writing = threading.Event()
+        self._while_writing = while_writing
+        self.closed_while_writing = False
+
+    @property
+    def is_writing(self) -> bool:
+        return True
+
+    def write_more(self) -> bool:
+        self.writing.set()
+        assert self._while_writing.wait(WAIT_S)  # the sweep runs meanwhile
+        self.closed_while_writing = self.closed.is_set()
+        return False  # not all sent: parked again
+
+    def write_finished(self) -> None:
+        raise AssertionError("never finishes here")
+
+
+def test_the_sweep_does_not_close_a_writer_a_worker_is_sending_to() -> None:
+    # A worker took the writer's EPOLLOUT and is inside write_more() when the
+    # deadline passes: the sweep must leave it to the worker, which parks it again.
+    clock = FakeClock()
+    reactor = Reactor(sweep_interval_s=0.005, clock=clock)
+    swept = threading.Event()
+    ours, client = socket.socketpair()  # writable at once: its event comes at the first wait
+    marker_ours, marker_client = socket.socketpair()
+    writer = SlowWriter(ours, swept)
+    marker = Parked(marker_ours)  # its expiry tells that a sweep ran past the deadline
+    marker.expired = swept
+    try:
+        writer.deadline = marker.deadline = 10.0
+        reactor.park_writer(writer)
+        reactor.park(marker)
+        worker = threading.Thread(target=lambda: reactor.take_ready(WAIT_S), daemon=True)
+        worker.start()
+        assert writer.writing.wait(WAIT_S)
+        clock.now = 11.0  # both deadlines passed: the next sweep expires what it owns
+        worker.join(WAIT_S)
+        assert not worker.is_alive()
+        assert swept.is_set()  # a sweep ran while the worker was sending
+        assert not writer.closed_while_writing
+        assert not writer.expired.is_set()
+        assert reactor.parked_count == 1  # parked again by the worker, for the next sweep
+        assert writer.expired.wait(WAIT_S)  # now that nobody sends, its deadline counts
+    finally:
+        reactor.stop()
+        client.close()
+        marker_client.close()

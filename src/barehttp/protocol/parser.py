@@ -83,7 +83,10 @@ class RequestParser:
         """True once any byte of a request arrived and its message is not complete."""
         # Only empty lines (RFC 9112 §2.2) may lead the buffer, and _parse_head drops
         # them: the search stops within a byte or two, and copies nothing.
-        return self.state is not _HEAD or _is_request_byte(self._buffer) is not None
+        if self.state is not _HEAD:
+            return True
+        buffer = self._buffer
+        return bool(buffer) and _is_request_byte(buffer) is not None  # empty: the usual case
 
     def start_next(self) -> None:
         """Resume after a complete request: the next ``feed`` parses pipelined bytes."""

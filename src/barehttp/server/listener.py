@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import select
 import socket
 import struct
 import sys
@@ -130,16 +132,29 @@ def bind_listeners(host: str | None, port: int, limits: Limits) -> list[socket.s
 def prepare_listener(sock: socket.socket, limits: Limits) -> None:
     """Options set on a listening socket before the accept loop runs."""
     if OPTIONS_INHERITED:
-        configure_connection_socket(sock, limits)  # also bounds accept() to linger_s
-    else:
-        sock.settimeout(limits.linger_s)
+        configure_connection_socket(sock, limits)  # copied to every accepted socket
 
+
+# Descriptors an Acceptor opens beside its listener: its epoll and its stop eventfd.
+ACCEPTOR_EXTRA_DESCRIPTORS = 2
+# stop() waits this long for the thread to leave a hand-over in progress.
+_STOP_JOIN_S = 2.0
 
 AcceptCallback = Callable[[socket.socket, tuple[str, int]], None]
 
 
 class Acceptor:
-    """A thread accepting connections on one listening socket."""
+    """A thread accepting connections on one listening socket.
+
+    The listener does not block: the thread accepts while connections are
+    queued, then waits in ``epoll`` for the next one or for ``stop()``, which
+    wakes it at once (a bounded ``accept()`` would make a stop wait up to its
+    bound, ``linger_s``). Pre-forked workers share the listener: a new
+    connection wakes every waiting process, and one another process took
+    first is an ``EAGAIN``: back to the wait. Not ``EPOLLEXCLUSIVE``: the one
+    process it wakes may be a worker that is leaving, and then nobody accepts
+    the connection until the next one arrives (a request lost during a reload).
+    """
 
     def __init__(self, listener: socket.socket, limits: Limits, on_accept: AcceptCallback) -> None:
         self.listener = listener
@@ -148,14 +163,25 @@ class Acceptor:
         self._stopping = threading.Event()
         self._configure_each = not OPTIONS_INHERITED or isinstance(listener, InheritedSocket)
         prepare_listener(listener, limits)
+        listener.setblocking(False)  # accepted sockets do not inherit O_NONBLOCK
+        self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._waiter = select.epoll()
+        self._waiter.register(listener.fileno(), select.EPOLLIN)
+        self._waiter.register(self._stop_fd, select.EPOLLIN)
         self._thread = threading.Thread(target=self._run, name="barehttp-acceptor", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop accepting; the listening socket is closed."""
+        """Stop accepting; the listening socket is closed. Once is enough."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
-        self._thread.join(timeout=self._limits.linger_s * 4 + 1)
+        os.eventfd_write(self._stop_fd, 1)
+        self._thread.join(timeout=_STOP_JOIN_S)
         self.listener.close()
+        if not self._thread.is_alive():  # else it may still wait on them: left to the process
+            self._waiter.close()
+            os.close(self._stop_fd)
 
     def _run(self) -> None:
         listener = self.listener
@@ -163,11 +189,13 @@ class Acceptor:
         on_accept = self._on_accept
         backoff = AcceptBackoff()
         configure_each = self._configure_each
+        wait = self._waiter.poll
         while not self._stopping.is_set():
             try:
                 sock, address = listener.accept()
-            except (BlockingIOError, TimeoutError):
-                continue  # accept() is bounded so that stop() is noticed
+            except BlockingIOError:
+                wait()  # a connection, or stop()
+                continue
             except OSError as error:
                 if self._stopping.is_set():
                     return

@@ -23,6 +23,7 @@ from barehttp.server.fd_limits import (
 )
 from barehttp.server.handler import Exchange, Handler
 from barehttp.server.listener import (
+    ACCEPTOR_EXTRA_DESCRIPTORS,
     Acceptor,
     bind_listeners,
     describe_listener,
@@ -153,9 +154,12 @@ class Server:
             clock=self.clock,
             access_log=self.access_log,
             plain_http_port=self.plain_http_port,
-            # The pool's threads and the reactor's epoll are open by now.
+            # The pool's threads and the reactor's epoll are open by now; the
+            # acceptors, opened below, add their own descriptors.
             connection_limit=connection_capacity(
-                limits, open_files_limit, count_open_descriptors()
+                limits,
+                open_files_limit,
+                count_open_descriptors() + ACCEPTOR_EXTRA_DESCRIPTORS * len(listeners),
             ),
             access_log_format=self.access_log_format,
         )

@@ -15,6 +15,7 @@ Environ = dict[str, Any]
 # Header names the environ carries without the HTTP_ prefix (PEP 3333).
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _header_keys: dict[str, str | None] = {}
+_UNKNOWN = "?"  # not a key environ_key() returns: a name not cached yet
 
 
 def environ_key(name: str) -> str | None:
@@ -60,7 +61,8 @@ def build_environ(exchange: Exchange, base: Environ) -> Environ:
         path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
     if root_path and (path == root_path or path.startswith(root_path + "/")):
         path = path[len(root_path) :]
-    server_host, server_port = exchange.server_address[:2]
+    server_address = exchange.server_address
+    server_host, server_port = server_address[0], server_address[1]
     environ["REQUEST_METHOD"] = head.method
     environ["PATH_INFO"] = path
     environ["QUERY_STRING"] = head.query
@@ -78,8 +80,11 @@ def build_environ(exchange: Exchange, base: Environ) -> Environ:
         # The length the body was framed with: "3" for "Content-Length: 3, 3" (RFC 9112
         # §6.3 accepts a list of one repeated value), never the field as sent.
         environ["CONTENT_LENGTH"] = str(head.content_length)
+    known_key = _header_keys.get  # the cache first: no call per field once names are known
     for name, value in head.headers:
-        key = environ_key(name)
+        key = known_key(name, _UNKNOWN)
+        if key is _UNKNOWN:
+            key = environ_key(name)
         if key is None or key == "CONTENT_LENGTH":
             continue
         previous = environ.get(key)
