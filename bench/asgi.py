@@ -5,7 +5,7 @@ The same app (bench/apps/hello_asgi.py, or hello_fastapi.py with ``--app
 fastapi``) under each server, one process each, the server pinned to CPU 0 and
 wrk to CPU 1, 50 keep-alive connections; rounds alternate the servers so that
 noise from other work on the machine falls on all of them. Prints req/s per
-round, the medians, and barehttp's ratio to each peer (issue 15's floors: at
+round, the medians, and barehttp's ratio to each peer (the floors: at
 least 2.5x uvicorn with h11 for the raw app, 1.5x with FastAPI). hypercorn runs
 its default single worker: a child process serves, its idle parent watches it
 (both on CPU 0; their CPU time is summed).
@@ -39,7 +39,7 @@ from registry import Scenario, command
 from wrk_runner import measure
 
 BASELINE = "barehttp-asgi"
-FLOORS = {"hello": 2.5, "fastapi": 1.5}  # issue 15: at least this many times uvicorn-h11
+FLOORS = {"hello": 2.5, "fastapi": 1.5}  # floor: at least this many times uvicorn-h11
 UVICORN = (
     "{bin}/uvicorn --host {host} --port {port} --workers 1 --lifespan off --no-access-log"
     " --log-level warning"

@@ -5,7 +5,7 @@ For each connection count and scenario (keep-alive, ``Connection: close``),
 every server is run back to back under wrk (1 thread, pinned to CPU 1; servers
 on CPU 0), in several rounds. Printed per run: req/s, p50/p90/p99/p99.9 and
 the slowest request; then a table of medians over rounds with the spread of
-req/s and p99, the ratios to granian, and the targets of issue 12 (at 50 and
+req/s and p99, the ratios to granian, and the latency targets (at 50 and
 200 keep-alive connections: req/s >= 1.0x granian's and p99 <= 2x granian's;
 at 400: no request over 100 ms).
 
@@ -57,7 +57,7 @@ from wrk_runner import WrkResult, measure
 DEFAULT_SERVERS = "barehttp,barehttp-wsgi,granian,uvicorn"
 DEFAULT_CONNECTIONS = "10,50,100,200,400"
 PEER = "granian"  # the ratios' denominator
-# Issue 12's targets, keep-alive: at these counts req/s >= 1.0x and p99 <= 2x the peer's ...
+# The latency targets, keep-alive: at these counts req/s >= 1.0x and p99 <= 2x the peer's ...
 TARGET_CONNECTIONS = (50, 200)
 TARGET_MIN_THROUGHPUT = 1.0
 TARGET_MAX_P99 = 2.0

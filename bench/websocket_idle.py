@@ -15,7 +15,7 @@ Reported:
     connect + WebSocket handshake + one 16 B echo;
 (c) that the idle ones are still open WebSockets: each echoes one message.
 
-Issue 15's floors for barehttp: 10,000 idle WebSockets in less than 200 MB
+The floors for barehttp: 10,000 idle WebSockets in less than 200 MB
 (200,000,000 bytes) of RSS, a new client served in less than 100 ms (p50 and max).
 Each barehttp server gets ``--max-connections`` room for the probes. The soft
 RLIMIT_NOFILE is raised to the hard one here; servers and clients inherit it.
@@ -67,8 +67,8 @@ from websocket_probes import (
     websocket_probe,
 )
 
-RSS_FLOOR_BYTES = 200_000_000  # issue 15: 10,000 idle WebSockets in < 200 MB
-LATENCY_FLOOR_MS = 100.0  # issue 15: a new client served in < 100 ms
+RSS_FLOOR_BYTES = 200_000_000  # floor: 10,000 idle WebSockets in < 200 MB
+LATENCY_FLOOR_MS = 100.0  # floor: a new client served in < 100 ms
 OPEN_DEADLINE_S = 120.0  # for all clients to report their connections open
 ECHO_DEADLINE_S = 120.0
 ECHO_APP = "echo_asgi:app"
@@ -250,7 +250,7 @@ def print_report(report: Report) -> None:
 
 
 def print_floors(report: Report) -> None:
-    """Issue 15's floors, for barehttp."""
+    """The floors, for barehttp."""
     rss_bytes = report.rss_after_kib * 1024
     rss_ok = rss_bytes < RSS_FLOOR_BYTES and report.connections_open == report.connections_wanted
     print(
