@@ -17,10 +17,11 @@ from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.server.exit_codes import STARTUP_FAILED_STATUS
 from barehttp.server.listener import socket_address
 from barehttp.server.redirect import bind_redirect, start_redirect
+from barehttp.server.serve import supervise
 from barehttp.server.server import Server
 from barehttp.server.signals import Restartable, install_shutdown_signals, reexec_if_requested
 from barehttp.server.tls import make_server_context
-from barehttp.server.workers import Supervisor, WorkerBody, WorkerOptions, WorkerStartError
+from barehttp.server.workers import WorkerBody, WorkerOptions, WorkerStartError
 
 logger = logging.getLogger("barehttp.asgi")
 
@@ -96,20 +97,16 @@ def serve_asgi(
     def make_worker(sockets: list[socket.socket], max_requests: int) -> WorkerBody:
         return make_host(sockets, max_requests, announce=False)
 
-    supervisor = Supervisor(
+    return supervise(
         make_worker,
+        options=workers,
         host=host,
         port=port,
         limits=limits,
-        options=workers,
         listeners=listeners,
         is_tls=ssl_context is not None,
+        redirect_listeners=redirect_listeners,
     )
-    try:
-        return supervisor.run()
-    finally:
-        for sock in redirect_listeners:
-            sock.close()
 
 
 class Served(WorkerBody, Restartable, Protocol):

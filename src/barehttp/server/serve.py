@@ -149,6 +149,31 @@ def serve_in_workers(
             start_redirect_in_worker(server, listeners)
         return ThreadedWorker(server)
 
+    return supervise(
+        make_worker,
+        options=options,
+        host=host,
+        port=port,
+        limits=limits,
+        listeners=listeners,
+        is_tls=ssl_context is not None,
+        redirect_listeners=redirect_listeners,
+    )
+
+
+def supervise(
+    make_worker: Callable[[list[socket.socket], int], WorkerBody],
+    *,
+    options: WorkerOptions,
+    host: str | None,
+    port: int,
+    limits: Limits,
+    listeners: list[socket.socket] | None,
+    is_tls: bool,
+    redirect_listeners: list[socket.socket],
+) -> int:
+    """Run ``make_worker``'s bodies in pre-forked processes until a signal stops them;
+    the exit status. The redirect port's sockets, bound before the fork, close after."""
     supervisor = Supervisor(
         make_worker,
         host=host,
@@ -156,7 +181,7 @@ def serve_in_workers(
         limits=limits,
         options=options,
         listeners=listeners,
-        is_tls=ssl_context is not None,
+        is_tls=is_tls,
     )
     try:
         return supervisor.run()
