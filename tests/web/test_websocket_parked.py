@@ -170,6 +170,8 @@ def test_a_peer_that_stops_reading_is_dropped_after_the_write_timeout(
     for _ in range(400):  # 25 MB: more than loopback buffers hold, less than the bound
         member.send_bytes(b"y" * 65_536)
     wait_until(lambda: server.server.context.open_connections == 0, what="dropped")
+    # on_close runs on the worker pool, after the socket is already uncounted
+    wait_until(lambda: rooms.closes != [], what="on_close")
     assert rooms.closes == [(1006, "peer stopped reading")]
     client.close()
 
