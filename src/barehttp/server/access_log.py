@@ -16,6 +16,27 @@ from collections.abc import Callable
 from barehttp.protocol.events import RequestHead
 
 access_logger = logging.getLogger("barehttp.access")
+# Where finished lines go: by default records on ``barehttp.access``, for any
+# logging set-up; the command line writes them straight to stderr instead
+# (access_log_stream.py), since a record costs more than a small request.
+LineSink = Callable[[str], None]
+
+
+def _to_logging(line: str) -> None:
+    access_logger.info("%s", line)
+
+
+_sink: LineSink = _to_logging
+
+
+def send_access_lines_to(sink: LineSink | None) -> None:
+    """Write access lines with ``sink`` (None: as records on ``barehttp.access``).
+
+    Whether lines are written at all stays the logger's level, in both cases.
+    """
+    global _sink
+    _sink = sink if sink is not None else _to_logging
+
 
 ACCESS_LOG_FORMATS = ("common", "combined")
 # Client-chosen text in a log line: quotes and control bytes could forge fields or
@@ -78,7 +99,7 @@ def log_access(
         referer = _escape(head.headers.get("referer") or "-")
         agent = _escape(head.headers.get("user-agent") or "-")
         line += f' "{referer}" "{agent}" {duration_s:.3f}'
-    access_logger.info("%s", line)
+    _sink(line)
 
 
 def log_refusal(client_host: str, status: int, body_bytes: int) -> None:
@@ -87,10 +108,6 @@ def log_refusal(client_host: str, status: int, body_bytes: int) -> None:
     The request line is "-": it may be missing, partial or the very thing refused,
     and echoing client bytes into the log is not worth the risk (as nginx logs "-").
     """
-    access_logger.info(
-        '%s - - [%s] "-" %d %s',
-        client_host,
-        _stamp.now(),
-        status,
-        body_bytes or "-",
-    )
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    _sink(f'{client_host} - - [{_stamp.now()}] "-" {status} {body_bytes or "-"}')
