@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from barehttp.server.access_log import send_access_lines_to
-from barehttp.server.access_log_stream import AccessLogStream
+from barehttp.server.access_log import log_refusal
+from barehttp.server.access_log_stream import AccessLogStream, direct_stream
 from tests.server.conftest import StartServer
 from tests.server.handlers import TestHandler
 
@@ -101,32 +101,57 @@ def test_a_closed_reader_drops_lines_and_says_so_once(
     assert len(warnings) == 1
 
 
+@pytest.fixture
+def access_logger_alone() -> Iterator[logging.Logger]:
+    """The access logger as the command line sets it up; restored afterwards."""
+    access = logging.getLogger("barehttp.access")
+    saved = (access.handlers[:], access.propagate, access.level, access.filters[:])
+    access.handlers.clear()
+    access.filters.clear()
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    yield access
+    access.handlers[:], access.propagate, _, access.filters[:] = saved
+    access.setLevel(saved[2])
+
+
 def test_the_server_writes_lines_to_the_stream_and_answers_when_it_fails(
-    start_server: StartServer, small_pipe: Pipe
+    start_server: StartServer, small_pipe: Pipe, access_logger_alone: logging.Logger
 ) -> None:
     read_end, write_end = small_pipe.read_end, small_pipe.write_end
     stream = AccessLogStream(write_end)
-    send_access_lines_to(stream.write_line)
-    try:
-        server = start_server(TestHandler())
-        logger = logging.getLogger("barehttp.access")
-        level = logger.level
-        logger.setLevel(logging.INFO)
-        try:
-            response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=WAIT_S)
-            assert response.status == 200
-            # The line is written after the response went out: wait for it.
-            assert select.select([read_end], [], [], WAIT_S)[0]
-            line = os.read(read_end, 1_000).decode()
-            assert '"GET / HTTP/1.1" 200' in line and line.endswith("\n")
-            small_pipe.close(read_end)  # nobody reads the log any more: requests are still answered
-            response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=WAIT_S)
-            assert response.status == 200
-            deadline = time.monotonic() + WAIT_S
-            while stream.lines_dropped < 1 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            assert stream.lines_dropped == 1
-        finally:
-            logger.setLevel(level)
-    finally:
-        send_access_lines_to(None)
+    # Alone: pytest's log capture attaches itself to non-propagating loggers too.
+    access_logger_alone.handlers[:] = [stream]
+    assert direct_stream(access_logger_alone) is stream
+    server = start_server(TestHandler())
+    response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=WAIT_S)
+    assert response.status == 200
+    # The line is written after the response went out: wait for it.
+    assert select.select([read_end], [], [], WAIT_S)[0]
+    line = os.read(read_end, 1_000).decode()
+    assert '"GET / HTTP/1.1" 200' in line and line.endswith("\n")
+    small_pipe.close(read_end)  # nobody reads the log any more: requests are still answered
+    response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=WAIT_S)
+    assert response.status == 200
+    deadline = time.monotonic() + WAIT_S
+    while stream.lines_dropped < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert stream.lines_dropped == 1
+
+
+def test_lines_become_records_when_the_logger_is_set_up_otherwise(
+    small_pipe: Pipe, access_logger_alone: logging.Logger
+) -> None:
+    """Another handler beside the stream (a capture, an application's set-up): both
+    get a record, and the stream writes the same line through ``emit``."""
+    stream = AccessLogStream(small_pipe.write_end)
+    records: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = records.append  # type: ignore[method-assign]
+    access_logger_alone.handlers[:] = [stream, other]
+    assert direct_stream(access_logger_alone) is None
+    log_refusal("192.0.2.1", 400, 11)
+    assert len(records) == 1
+    message = records[0].getMessage()
+    assert message.startswith("192.0.2.1 - - [") and message.endswith('"-" 400 11')
+    assert os.read(small_pipe.read_end, 1_000).decode() == message + "\n"

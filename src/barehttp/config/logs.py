@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from barehttp.server.access_log import send_access_lines_to
 from barehttp.server.access_log_stream import AccessLogStream
 
 
@@ -26,15 +25,13 @@ def configure_logging(level: str, access_log: bool) -> None:
     access = logging.getLogger("barehttp.access")
     access.propagate = False
     access.setLevel(logging.INFO if access_log else logging.WARNING)
+    access_handler: logging.Handler
     try:
-        stderr_fd = sys.stderr.fileno()
+        # Access lines are written to stderr directly, one write each, without a
+        # log record: the same text at a fraction of the cost (access_log_stream.py).
+        access_handler = AccessLogStream(sys.stderr.fileno())
+        sys.stderr.flush()
     except (AttributeError, OSError, ValueError):  # replaced by an object without one
         access_handler = logging.StreamHandler(sys.stderr)
         access_handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(access_handler)
-        send_access_lines_to(None)
-        return
-    # Access lines are written to stderr directly, one write each, without a log
-    # record: the same text at a fraction of the cost (server/access_log_stream.py).
-    sys.stderr.flush()
-    send_access_lines_to(AccessLogStream(stderr_fd).write_line)
+    access.addHandler(access_handler)

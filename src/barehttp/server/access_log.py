@@ -14,28 +14,20 @@ import time
 from collections.abc import Callable
 
 from barehttp.protocol.events import RequestHead
+from barehttp.server.access_log_stream import direct_stream
 
 access_logger = logging.getLogger("barehttp.access")
-# Where finished lines go: by default records on ``barehttp.access``, for any
-# logging set-up; the command line writes them straight to stderr instead
-# (access_log_stream.py), since a record costs more than a small request.
-LineSink = Callable[[str], None]
 
 
-def _to_logging(line: str) -> None:
-    access_logger.info("%s", line)
-
-
-_sink: LineSink = _to_logging
-
-
-def send_access_lines_to(sink: LineSink | None) -> None:
-    """Write access lines with ``sink`` (None: as records on ``barehttp.access``).
-
-    Whether lines are written at all stays the logger's level, in both cases.
-    """
-    global _sink
-    _sink = sink if sink is not None else _to_logging
+def _write(line: str) -> None:
+    """One finished line: straight to the command line's stream when it is the
+    logger's only handler (a record costs more than a small request), else as a
+    record on ``barehttp.access``, for any logging set-up."""
+    stream = direct_stream(access_logger)
+    if stream is not None:
+        stream.write_line(line)
+    else:
+        access_logger.info("%s", line)
 
 
 ACCESS_LOG_FORMATS = ("common", "combined")
@@ -99,7 +91,7 @@ def log_access(
         referer = _escape(head.headers.get("referer") or "-")
         agent = _escape(head.headers.get("user-agent") or "-")
         line += f' "{referer}" "{agent}" {duration_s:.3f}'
-    _sink(line)
+    _write(line)
 
 
 def log_refusal(client_host: str, status: int, body_bytes: int) -> None:
@@ -110,4 +102,4 @@ def log_refusal(client_host: str, status: int, body_bytes: int) -> None:
     """
     if not access_logger.isEnabledFor(logging.INFO):
         return
-    _sink(f'{client_host} - - [{_stamp.now()}] "-" {status} {body_bytes or "-"}')
+    _write(f'{client_host} - - [{_stamp.now()}] "-" {status} {body_bytes or "-"}')

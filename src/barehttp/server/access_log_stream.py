@@ -2,8 +2,12 @@
 
 Through ``logging`` an access line costs about 15-20 µs of CPU (a LogRecord,
 the handler's lock, a formatter, a write and a flush): more than serving a
-small request. The command line sends access lines here instead: the line
-is encoded and written with one ``os.write``, nothing else.
+small request. The command line puts this handler alone on the
+``barehttp.access`` logger, and ``log_access`` then hands it the finished
+line without making a record: one ``os.write`` and nothing else. Anything
+else logged to ``barehttp.access`` goes through ``emit`` as with any handler,
+and a logger set up otherwise (more handlers, filters, propagation: a test's
+capture, an application's logging configuration) gets records as before.
 
 Unbuffered on purpose: a line is out when its request is done, so nothing is
 lost when a worker is killed and nothing needs flushing at exit or before a
@@ -21,23 +25,26 @@ import threading
 logger = logging.getLogger("barehttp.server")
 
 
-class AccessLogStream:
+class AccessLogStream(logging.Handler):
     """Writes whole lines to ``fd`` (not closed here: it is usually stderr)."""
 
-    __slots__ = ("_failed", "_fd", "_lock", "lines_dropped")
-
     def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
         self._fd = fd
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._failed = False  # a write failed: said once, not once per request
         self.lines_dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write_line(self.format(record))
 
     def write_line(self, line: str) -> None:
         """Write ``line`` and a newline; a line that cannot be written is dropped
         (counted, and said once in the server log): never an error for the request."""
         # As sys.stderr encodes: text the terminal cannot show comes out escaped.
         data = line.encode("utf-8", "backslashreplace") + b"\n"
-        with self._lock:
+        with self._write_lock:
             try:
                 written = os.write(self._fd, data)
                 while written < len(data):  # a signal can cut a write short
@@ -47,3 +54,14 @@ class AccessLogStream:
                 if not self._failed:
                     self._failed = True
                     logger.warning("access log lines are being dropped: %s", error)
+
+
+def direct_stream(access_logger: logging.Logger) -> AccessLogStream | None:
+    """The stream to hand lines to without a record: only when it is the logger's
+    one handler, with no filter and no propagation (as the command line sets it)."""
+    handlers = access_logger.handlers
+    if len(handlers) == 1 and not access_logger.propagate and not access_logger.filters:
+        handler = handlers[0]
+        if type(handler) is AccessLogStream and not handler.filters:
+            return handler
+    return None
