@@ -17,6 +17,7 @@ import pytest
 APPS = pathlib.Path(__file__).parent / "apps"
 STARTUP_TIMEOUT_S = 10.0
 EXIT_TIMEOUT_S = 10.0
+LOG_TIMEOUT_S = 20.0
 
 
 def free_port() -> int:
@@ -54,6 +55,14 @@ class ServerProcess:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"server not listening after {timeout} s") from None
                 time.sleep(0.05)
+
+    def wait_for_log(self, text: str, timeout: float = LOG_TIMEOUT_S) -> None:
+        """Wait until ``text`` is in the server's stderr (a line logged by another thread)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} after {timeout} s in:\n{self.stderr}")
+            time.sleep(0.02)
 
     def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
