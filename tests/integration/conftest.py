@@ -64,6 +64,20 @@ class ServerProcess:
                 raise AssertionError(f"no {text!r} after {timeout} s in:\n{self.stderr}")
             time.sleep(0.02)
 
+    def wait_for_workers(self, count: int, timeout: float = LOG_TIMEOUT_S) -> set[int]:
+        """The PIDs of ``count`` worker processes, once the supervisor logged each one
+        as started (forked and serving: a child may still be loading the app)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            children = pathlib.Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+            pids = {int(pid) for pid in children.read_text().split()}
+            stderr = self.stderr
+            if len(pids) == count and all(f"worker {pid} started" in stderr for pid in pids):
+                return pids
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not {count} started workers after {timeout} s:\n{stderr}")
+            time.sleep(0.05)
+
     def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
 
