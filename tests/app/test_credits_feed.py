@@ -226,6 +226,9 @@ def test_a_failing_read_is_logged_once_and_retried(
         wait_until(lambda: flaky.reads >= 3)
         flaky.is_down = False
         wait_until(lambda: page.sent == [0])  # back: the page is served again
+        # Logged by the poll thread after that poll's sends: wait for it too.
+        again = "reading the watched users again"
+        wait_until(lambda: any(again in record.getMessage() for record in caplog.records))
     messages = [record.getMessage() for record in caplog.records]
     assert sum("cannot read the watched users" in message for message in messages) == 1
     assert sum("reading the watched users again" in message for message in messages) == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
+from tests.browser.conftest import STEP_TIMEOUT_MS
 from tests.integration.accounts_site import PASSWORD, Site, running_site
 
 CHROMIUM = "/usr/bin/chromium"  # installed by `make system-deps`; no Playwright download
@@ -19,7 +20,6 @@ SCREENSHOTS = REPO / "test-output" / "screenshots"  # gitignored
 DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"  # committed, shown in the README
 # The README's copies are refreshed only on request, so a test run leaves the tree clean.
 UPDATE_DOCS = os.environ.get("BAREHTTP_UPDATE_SCREENSHOTS") == "1"
-STEP_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")

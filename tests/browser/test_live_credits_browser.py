@@ -13,19 +13,21 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from barehttp.server.server import Server
 from barehttp.web.app import App
 from barehttp.web.response import HTMLResponse
-from tests.browser.test_accounts_browser import STEP_TIMEOUT_MS, browser, sign_up_in_page
+from tests.browser.conftest import STEP_TIMEOUT_MS
+from tests.browser.test_accounts_browser import browser, sign_up_in_page
 from tests.integration.accounts_site import Site, new_client, running_site
 
 __all__ = ["browser"]  # the module's Chromium, shared with the other browser tests
 
-# Opens /ws/credits from whatever page runs it; resolves with what happened.
+# Opens /ws/credits from whatever page runs it; resolves with what happened: closed
+# after the first message, or when refused, or after 20 s at most.
 PROBE = """url => new Promise(resolve => {
   const socket = new WebSocket(url);
   const seen = [];
   socket.onopen = () => seen.push("open");
-  socket.onmessage = event => seen.push(event.data);
+  socket.onmessage = event => { seen.push(event.data); socket.close(); };
   socket.onclose = event => resolve({seen, code: event.code});
-  setTimeout(() => { socket.close(); }, 3000);
+  setTimeout(() => { socket.close(); }, 20000);
 })"""
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -464,7 +463,25 @@ def test_api_without_session_is_401(client: httpx.Client) -> None:
     }
 
 
-def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) -> None:
+class HeldSleep:
+    """Stands in for the api module's ``time``: each sleep waits until the test lets go."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+        self.sleeping = threading.Semaphore(0)
+        self.wake = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.sleeping.release()
+        assert self.wake.wait(timeout=30)
+
+
+def test_slow_request_does_not_hold_up_others(
+    client: httpx.Client, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldSleep()
+    monkeypatch.setattr(api_module, "time", held)  # this module's name only
     slow_result: list[httpx.Response] = []
     token = session_cookie_in(sign_up(client, "sloane"))
 
@@ -472,18 +489,17 @@ def test_slow_request_does_not_hold_up_others(client: httpx.Client, site: Site) 
         with new_client(site, cookies={"session": token}) as other:
             slow_result.append(other.get("/api/slow", params={"seconds": "2"}))
 
-    started = time.monotonic()
     thread = threading.Thread(target=call_slow)
     thread.start()
-    time.sleep(0.3)  # the slow request is now sleeping in its worker
-    quick_started = time.monotonic()
-    assert client.get("/faq").status_code == 200
-    quick_s = time.monotonic() - quick_started
-    assert thread.is_alive()  # still in flight while the quick one was answered
-    thread.join(timeout=10)
-    assert quick_s < 1.0
+    try:
+        assert held.sleeping.acquire(timeout=30)  # the slow request sleeps in its worker
+        assert client.get("/faq").status_code == 200  # answered meanwhile
+        assert thread.is_alive()  # still in flight while the quick one was answered
+    finally:
+        held.wake.set()
+        thread.join(timeout=30)
     assert slow_result[0].json() == {"ok": True, "slept": 2.0}
-    assert time.monotonic() - started >= 2.0
+    assert held.slept == [2.0]
 
 
 @pytest.mark.parametrize("value", ["abc", "", "-1", "nan", "inf"])
@@ -502,13 +518,14 @@ def test_slow_is_capped_at_ten_seconds(
     client: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sign_up(client, "sly")
-    slept: list[float] = []
-    monkeypatch.setattr(api_module.time, "sleep", slept.append)
+    held = HeldSleep()
+    held.wake.set()
+    monkeypatch.setattr(api_module, "time", held)  # not time.sleep of every thread
     assert client.get("/api/slow", params={"seconds": "3600"}).json() == {
         "ok": True,
         "slept": 10.0,
     }
-    assert slept == [10.0]
+    assert held.slept == [10.0]
 
 
 # -- pages, static files and errors ------------------------------------------------------

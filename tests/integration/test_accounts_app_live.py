@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from tests.integration.accounts_site import (
 )
 
 TIMEOUT_S = 10.0
+POLL_THREAD = "barehttp-live-credits"  # runs while any page is open
 SETTINGS = AccountSettings(scrypt=ScryptParams(n=2, r=1, p=1), max_live_pages_per_user=2)
 
 
@@ -105,7 +108,12 @@ def test_pages_beyond_the_per_user_bound_are_closed_with_1013(site: Site) -> Non
         with open_feed(site, token) as third, pytest.raises(ConnectionClosed) as closed:
             third.recv(TIMEOUT_S)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
-    # Closed pages leave the feed: two new ones fit again.
+    # Closed pages leave the feed in on_close, which the pool runs after the close
+    # handshake; once none is left, the poll thread ends. Then two new ones fit again.
+    deadline = time.monotonic() + TIMEOUT_S
+    while any(thread.name == POLL_THREAD for thread in threading.enumerate()):
+        assert time.monotonic() < deadline, "closed pages never left the feed"
+        time.sleep(0.01)
     with open_feed(site, token) as first, open_feed(site, token) as second:
         assert usage(first)["used"] == 0 and usage(second)["used"] == 0
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -21,7 +20,6 @@ from websockets.typing import Origin
 
 from tests.integration.accounts_site import TIMEOUT_S, session_cookie_in, sign_up, spend
 from tests.integration.conftest import ServerProcess, SpawnServer
-from tests.integration.test_accounts_app_workers import worker_pids
 
 MAX_SPENDS = 40  # fresh connections; each lands on either worker
 SPENDS_ELSEWHERE = 3  # served by the worker that does not hold the page
@@ -77,10 +75,7 @@ def test_spends_on_either_worker_reach_a_page_held_by_one(
         "-m", "barehttp.cli", "app", "--port", "{port}", "--db", str(tmp_path / "app.db"),
         "--workers", "2", "--no-access-log", "--live-credits-poll", "0.1",
     )  # fmt: skip
-    deadline = time.monotonic() + TIMEOUT_S
-    while len(workers := worker_pids(server.process.pid)) < 2:  # forked after the bind
-        assert time.monotonic() < deadline, "the second worker did not start"
-        time.sleep(0.05)
+    workers = server.wait_for_workers(2)  # forked after the bind
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
         token = session_cookie_in(sign_up(client, "ivy"))
     with open_page(server, token) as page:

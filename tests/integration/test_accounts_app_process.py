@@ -64,7 +64,10 @@ def test_session_survives_restart_and_kill_9(spawn_server: SpawnServer, tmp_path
         "remaining": 98,
     }
     spent = httpx.post(
-        second.url + "/api/requests", json={"cost": 3}, cookies={"session": token}, timeout=5
+        second.url + "/api/requests",
+        json={"cost": 3},
+        cookies={"session": token},
+        timeout=TIMEOUT_S,
     )
     assert spent.json()["used"] == 5
 
@@ -169,15 +172,19 @@ def test_default_credits_option_sets_new_accounts_limit(
 def test_session_lifetime_option_ends_sessions(
     spawn_server: SpawnServer, tmp_path: Path, workers: tuple[str, ...]
 ) -> None:
-    server = start_app(spawn_server, tmp_path / "app.db", "--session-lifetime", "1", *workers)
+    # Long enough that a loaded machine still makes the first call inside it.
+    lifetime_s = 3
+    server = start_app(
+        spawn_server, tmp_path / "app.db", "--session-lifetime", str(lifetime_s), *workers
+    )
     with httpx.Client(base_url=server.url, timeout=TIMEOUT_S) as client:
         signed_up = sign_up(client, "brief")
     signed_up_at = time.monotonic()  # the session was created before this
     token = session_cookie_in(signed_up)
-    assert "Max-Age=1;" in signed_up.headers["set-cookie"]
+    assert f"Max-Age={lifetime_s};" in signed_up.headers["set-cookie"]
     # Sent by hand, not from the jar: the jar drops it after Max-Age, the server must too.
     assert usage_with(server, token).status_code == 200
-    time.sleep(max(0.0, signed_up_at + 1.5 - time.monotonic()))
+    time.sleep(max(0.0, signed_up_at + lifetime_s + 0.5 - time.monotonic()))
     expired = usage_with(server, token)
     assert expired.status_code == 401
     assert expired.json()["error"] == "not_signed_in"

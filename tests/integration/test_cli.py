@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from barehttp.cli import build_parser, limits_from_args
+from barehttp.cli import DEFAULT_LIMITS, build_parser, limits_from_args
 from tests.integration.conftest import EXIT_TIMEOUT_S, ServerProcess, SpawnServer
 from tests.server.rawhttp import ResponseReader
 
@@ -159,15 +159,17 @@ def test_no_access_log_writes_no_request_lines(spawn_server: SpawnServer) -> Non
     assert "listening on http://127.0.0.1:" in stderr  # other logging still works
 
 
-def connect_and_get_served(port: int) -> socket.socket:
-    """A keep-alive connection that got a 200, retrying while the server is full."""
-    deadline = time.monotonic() + 10.0
+def connect_and_get_served(port: int) -> tuple[socket.socket, float]:
+    """A keep-alive connection that got a 200, retrying while the server is full,
+    and the time its request was sent (its idle time starts after that)."""
+    deadline = time.monotonic() + 20.0
     while True:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sent_at = time.monotonic()
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         status = ResponseReader(sock).read_response().status
         if status == 200:
-            return sock
+            return sock, sent_at
         sock.close()
         assert status == 503 and time.monotonic() < deadline, status
         time.sleep(0.05)
@@ -190,13 +192,13 @@ def test_limit_options_take_effect(spawn_server: SpawnServer) -> None:
     assert requests.post(server.url + "/", data=b"x" * 101, timeout=5).status_code == 413
     # The connections above count until the server has closed them (after a
     # lingering close): the two held ones are taken once there is room.
-    first = connect_and_get_served(server.port)
-    second = connect_and_get_served(server.port)
+    first, first_sent_at = connect_and_get_served(server.port)
+    second, _ = connect_and_get_served(server.port)
     try:
-        assert requests.get(server.url + "/", timeout=5).status_code == 503
-        started = time.monotonic()
-        assert ResponseReader(first).is_closed(timeout=3.0)  # --idle-timeout
-        assert time.monotonic() - started < 1.5
+        assert requests.get(server.url + "/", timeout=10).status_code == 503
+        assert ResponseReader(first).is_closed(timeout=20.0)
+        # --idle-timeout 0.5: the default would keep it open for at least 5 s.
+        assert time.monotonic() - first_sent_at < DEFAULT_LIMITS.idle_timeout_s
     finally:
         first.close()
         second.close()

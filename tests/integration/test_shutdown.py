@@ -14,14 +14,18 @@ from tests.integration.conftest import APPS, ServerProcess, SpawnServer
 from tests.server.rawhttp import RawResponse, ResponseReader
 
 SLOW_APP = str(APPS / "slow_app.py")
+# Longer than any wait below: a server that waited for it would fail the test.
+SLOW_REQUEST_S = 60
+# Waits for what a loaded machine may delay; a passing test returns at once.
+WAIT_S = 20.0
 
 
 class SlowRequest:
-    """``GET /slow?seconds=S`` on its own thread; ``result`` holds the response or error."""
+    """``GET target`` on its own thread; ``result`` holds the response or error."""
 
-    def __init__(self, port: int, seconds: float) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=seconds + 10)
-        self.sock.sendall(b"GET /slow?seconds=%.2f HTTP/1.1\r\nHost: t\r\n\r\n" % seconds)
+    def __init__(self, port: int, target: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SLOW_REQUEST_S + 10)
+        self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % target.encode())
         self.result: RawResponse | Exception | None = None
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -40,6 +44,13 @@ class SlowRequest:
         self.sock.close()
         assert isinstance(self.result, RawResponse), f"no response: {self.result!r}"
         return self.result
+
+
+def start_slow_request(server: ServerProcess) -> SlowRequest:
+    """A ``/slow`` request far longer than any test, once it is in its handler."""
+    slow = SlowRequest(server.port, f"/slow?seconds={SLOW_REQUEST_S}")
+    server.wait_for_log("slow request started")
+    return slow
 
 
 def start_slow_app(
@@ -73,29 +84,30 @@ def test_sigterm_drains_in_flight_request_then_exits_zero(
     spawn_server: SpawnServer, tmp_path: pathlib.Path
 ) -> None:
     hook_file = tmp_path / "hook.txt"
-    server = start_slow_app(spawn_server, hook_file)
+    server = start_slow_app(spawn_server, hook_file, "--shutdown-timeout", str(SLOW_REQUEST_S))
     idle = open_idle_keep_alive(server.port)
-    slow = SlowRequest(server.port, seconds=2.5)
-    time.sleep(0.3)  # the slow request is in its handler now
+    held = SlowRequest(server.port, "/held")  # answers once the test releases it
+    server.wait_for_log("held request started")
     server.signal(signal.SIGTERM)
 
-    # While the slow request runs: idle connections are closed, new ones refused.
-    assert ResponseReader(idle).is_closed(timeout=2.0), server.stderr
+    # While the held request runs: idle connections are closed, new ones refused.
+    assert ResponseReader(idle).is_closed(timeout=WAIT_S), server.stderr
     idle.close()
-    assert wait_until_refused(server.port, timeout=2.0)
-    assert not slow.done.is_set(), "the in-flight request should still be running"
+    assert wait_until_refused(server.port, timeout=WAIT_S)
+    server.wait_for_log("SIGTERM received: draining")
+    assert not held.done.is_set(), "the in-flight request should still be running"
     assert server.process.poll() is None
     assert not hook_file.exists()  # hooks run after the drain, not before
 
-    response = slow.response(timeout=10)
-    assert (response.status, response.body) == (200, b"slept 2.5")
+    (tmp_path / "hook.txt.release").touch()
+    response = held.response(timeout=WAIT_S)
+    assert (response.status, response.body) == (200, b"released")
     assert response.header("connection") == "close"  # draining: nothing kept alive
-    assert server.wait() == 0
+    assert server.wait(timeout=WAIT_S) == 0
     assert hook_file.read_text() == "hook ran\n"
     stderr = server.stderr
-    assert "SIGTERM received: draining" in stderr
     assert "server stopped" in stderr
-    assert '"GET /slow?seconds=2.50 HTTP/1.1" 200' in stderr
+    assert '"GET /held HTTP/1.1" 200' in stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -104,10 +116,8 @@ def test_idle_server_stops_promptly(
 ) -> None:
     hook_file = tmp_path / "hook.txt"
     server = start_slow_app(spawn_server, hook_file)
-    started = time.monotonic()
     server.signal(signum)
-    assert server.wait() == 0
-    assert time.monotonic() - started < 3.0  # signals are noticed within 0.5 s
+    assert server.wait(timeout=WAIT_S) == 0  # signals are noticed within 0.5 s
     assert hook_file.read_text() == "hook ran\n"
 
 
@@ -115,20 +125,18 @@ def test_second_sigterm_during_drain_forces_exit(
     spawn_server: SpawnServer, tmp_path: pathlib.Path
 ) -> None:
     hook_file = tmp_path / "hook.txt"
-    server = start_slow_app(spawn_server, hook_file)
-    slow = SlowRequest(server.port, seconds=8)
-    time.sleep(0.3)
+    # The drain alone would wait for the slow request (longer than WAIT_S).
+    server = start_slow_app(spawn_server, hook_file, "--shutdown-timeout", str(SLOW_REQUEST_S))
+    slow = start_slow_request(server)
     server.signal(signal.SIGTERM)
-    time.sleep(0.7)  # draining now, waiting for the slow request
+    server.wait_for_log("SIGTERM received: draining")
     assert server.process.poll() is None
-    started = time.monotonic()
     server.signal(signal.SIGTERM)
-    status = server.wait(timeout=5)
+    status = server.wait(timeout=WAIT_S)
     assert status != 0
-    assert time.monotonic() - started < 2.0
     assert not hook_file.exists()  # a forced exit skips the drain and its hooks
     assert "second signal" in server.stderr
-    assert slow.done.wait(5)
+    assert slow.done.wait(WAIT_S)
     assert not isinstance(slow.result, RawResponse)  # cut off, never answered
 
 
@@ -137,11 +145,8 @@ def test_shutdown_timeout_bounds_the_drain(
 ) -> None:
     hook_file = tmp_path / "hook.txt"
     server = start_slow_app(spawn_server, hook_file, "--shutdown-timeout", "0.5")
-    SlowRequest(server.port, seconds=8)
-    time.sleep(0.3)
-    started = time.monotonic()
+    start_slow_request(server)
     server.signal(signal.SIGTERM)
-    server.wait(timeout=5)
-    assert time.monotonic() - started < 3.0
+    server.wait(timeout=WAIT_S)  # far less than the slow request
     assert "shutdown deadline passed" in server.stderr
     assert hook_file.read_text() == "hook ran\n"  # hooks still run after the deadline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -451,7 +452,7 @@ def test_file_is_closed_when_the_client_disconnects(site: Site) -> None:
     # RST at once rather than FIN, as a client killed mid-download would.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     sock.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 20
     while open_descriptor_count() > before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert open_descriptor_count() <= before
@@ -461,33 +462,32 @@ def test_file_is_closed_when_the_client_disconnects(site: Site) -> None:
 # -- barehttp serve -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 @pytest.fixture
-def run_cli(site: Site) -> Iterator[Callable[..., int]]:
+def run_cli(site: Site, tmp_path: Path) -> Iterator[Callable[..., int]]:
+    """``run_cli(*options)`` starts ``barehttp serve`` on port 0; returns the port it
+    logged (no free port picked here and bound later, which another process could take)."""
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(*options: str) -> int:
-        port = free_port()
+        log_path = tmp_path / f"serve-{len(processes)}.log"
         command = [sys.executable, "-m", "barehttp.cli", "serve", str(site.public)]
-        process = subprocess.Popen(
-            [*command, "--port", str(port), "--no-access-log", *options],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*command, "--port", "0", "--no-access-log", *options],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         processes.append(process)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            assert process.poll() is None, "barehttp serve exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.05)
+            log_text = log_path.read_text(errors="replace")
+            assert process.poll() is None, f"barehttp serve exited: {log_text}"
+            if match := LISTENING.search(log_text):
+                return int(match.group(1))
+            time.sleep(0.05)
         raise AssertionError("barehttp serve did not start listening")
 
     yield start

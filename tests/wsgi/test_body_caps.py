@@ -74,7 +74,7 @@ def test_chunked_body_over_the_cap_is_a_clean_413(
     status, body = upload_to(server, curl_path, upload, "-H", "Transfer-Encoding: chunked")
     assert status == 413, body
     # The access line follows the response: wait for it, then nothing else was logged.
-    wait_until(lambda: '"POST /upload HTTP/1.1" 413' in server.log(), 10.0, "the access line")
+    wait_until(lambda: '"POST /upload HTTP/1.1" 413' in server.log(), 20.0, "the access line")
     log = server.log()
     assert "Traceback" not in log and "handler failed" not in log
 

@@ -24,12 +24,12 @@ from tests.wsgi.apps.probe import make_app
 CLIENT_DELAY_S = 0.2  # after the busy thread frees up: well inside linger_s
 # The one thread waits this long for the queued client's first request. Generous, so
 # that a loaded test machine delaying the client thread cannot fail the test.
-LINGER_S = 3.0
+LINGER_S = 10.0
 
 
 @pytest.fixture
 def one_thread_server() -> Iterator[Server]:
-    limits = Limits(worker_threads=1, linger_s=LINGER_S, shutdown_timeout_s=5.0)
+    limits = Limits(worker_threads=1, linger_s=LINGER_S, shutdown_timeout_s=20.0)
     server = Server(WSGIHandler(make_app(None)), port=0, limits=limits, access_log=False)
     server.start()
     yield server
@@ -61,5 +61,5 @@ def test_connection_accepted_before_the_drain_is_served(one_thread_server: Serve
         response = ResponseReader(waiting).read_response()
         assert response.status == 200
         assert response.header("connection") == "close"  # served, then closed: draining
-        drain.join(10)
+        drain.join(30)
         assert not drain.is_alive()

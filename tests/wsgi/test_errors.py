@@ -20,7 +20,7 @@ def test_raise_before_headers_is_a_logged_500_without_traceback(
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
     # The details go to the server's stderr instead.
-    wait_until(lambda: SECRET in probe_server.log(), 5.0, "the error in the server log")
+    wait_until(lambda: SECRET in probe_server.log(), 20.0, "the error in the server log")
     log = probe_server.log()
     assert "Traceback" in log
     assert "RuntimeError: " + SECRET in log
@@ -38,7 +38,7 @@ def test_raise_after_headers_cuts_the_chunked_body(
     assert body == b"b\r\nfirst part\n\r\n"  # the first chunk, then the close: no last chunk
     assert SECRET.encode() not in body
     # close() ran although the iteration raised.
-    wait_until(lambda: markers.is_closed(token), 5.0, "close() after the app raised")
+    wait_until(lambda: markers.is_closed(token), 20.0, "close() after the app raised")
 
 
 def test_raise_after_headers_is_an_incomplete_body_for_requests(

@@ -44,7 +44,7 @@ def start_slow_requests(
     tokens = [markers.new_token() for _ in range(count)]
     futures = [pool.submit(slow_request, server, token, seconds) for token in tokens]
     wait_until(
-        lambda: all(markers.is_started(token) for token in tokens), 10.0, "slow requests to run"
+        lambda: all(markers.is_started(token) for token in tokens), 30.0, "slow requests to run"
     )
     return futures
 
@@ -122,12 +122,12 @@ def test_second_group_sigint_forces_exit(start_process: StartProcess, markers: M
     with ThreadPoolExecutor(1) as pool:
         (slow,) = start_slow_requests(pool, server, markers, 1, seconds=30)
         server.signal_group(signal.SIGINT)
-        wait_until(lambda: "stopping 2 workers" in server.log(), 10.0, "the drain to start")
+        wait_until(lambda: "stopping 2 workers" in server.log(), 30.0, "the drain to start")
         server.signal_group(signal.SIGINT)  # Ctrl-C again: do not wait for the slow one
-        assert server.process.wait(10) != 0
-        wait_until(lambda: not any(is_alive(pid) for pid in workers), 10.0, "workers gone")
+        assert server.process.wait(30) != 0
+        wait_until(lambda: not any(is_alive(pid) for pid in workers), 30.0, "workers gone")
         with pytest.raises((ConnectionError, http.client.HTTPException)):
-            slow.result(timeout=10)
+            slow.result(timeout=30)
     assert "second signal" in server.log()
 
 

@@ -43,7 +43,7 @@ def test_debug_level_shows_the_apps_loggers_with_worker_pids(
     workers = server.workers()
     response = requests.get(server.url("/x"), headers={"Referer": "http://r/"}, timeout=10)
     assert response.text == "ok"
-    wait_until(lambda: "GET /x" in server.log(), 10.0, "the access line")
+    wait_until(lambda: "GET /x" in server.log(), 20.0, "the access line")
     log = server.log()
     debug = re.search(r"\[(\d+)\] DEBUG myapp: debug line from the app", log)
     assert debug is not None, log
@@ -59,5 +59,5 @@ def test_info_level_hides_the_apps_debug_lines(start_process: StartProcess, tmp_
     (tmp_path / "logging_app.py").write_text(LOGGING_APP)
     server = start_process("logging_app:app", "--chdir", str(tmp_path))
     requests.get(server.url("/"), timeout=10)
-    wait_until(lambda: "info line from the app" in server.log(), 10.0, "the app's info line")
+    wait_until(lambda: "info line from the app" in server.log(), 20.0, "the app's info line")
     assert "debug line from the app" not in server.log()

@@ -50,7 +50,7 @@ def read_head_then_cut(server: ServerProcess, target: str) -> tuple[RawResponse,
 
 
 def assert_closed_soon(markers: Markers, token: str) -> None:
-    wait_until(lambda: markers.is_closed(token), 5.0, f"close() of {token}")
+    wait_until(lambda: markers.is_closed(token), 20.0, f"close() of {token}")
 
 
 # -- start_response and exc_info --------------------------------------------

@@ -12,7 +12,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.protocol.websocket_limits import WebSocketLimits
 from barehttp.server.exit_codes import exit_status
 from barehttp.server.handler import Handler
-from barehttp.server.listener import socket_address
+from barehttp.server.listener import bind_listeners, socket_address
 from barehttp.server.redirect import bind_redirect, start_redirect
 from barehttp.server.server import Server
 from barehttp.server.signals import install_shutdown_signals, reexec_if_requested
@@ -50,6 +50,10 @@ def serve(
     ``listeners``, if given, are listening sockets to serve instead of binding.
     """
     ssl_context = make_server_context(certfile, keyfile) if certfile else None
+    redirects = ssl_context is not None and redirect_http_port is not None
+    if redirects and listeners is None:
+        # Bound here: the redirect names the port bound (--port 0), as with workers.
+        listeners = bind_listeners(host, port, limits or Limits())
     server = Server(
         handler,
         host=host,
@@ -68,10 +72,11 @@ def serve(
         # Before the port opens: a SIGTERM from then on drains (serve_forever sees the
         # request at once) instead of killing a process that may already be serving.
         install_shutdown_signals(server)
-    if ssl_context is not None and redirect_http_port is not None:
+    if redirects and redirect_http_port is not None:
         server.plain_http_port = redirect_http_port
+        https_port = socket_address(listeners[0].getsockname())[1] if listeners else port
         redirect = Server(
-            RedirectToHTTPS(port), host=host, port=redirect_http_port, access_log=access_log
+            RedirectToHTTPS(https_port), host=host, port=redirect_http_port, access_log=access_log
         )
         redirect.start()
 
