@@ -25,6 +25,30 @@ SHUTDOWN_TIMEOUT_S = 2.0
 # passing test returns as soon as the condition holds.
 WAIT_S = 15.0
 CURL_TIMEOUT_S = WAIT_S + 5.0
+# Below every default timeout (5 s and more), well above the sub-second ones tests set:
+# a sweep or a thread may run a second or two late on a loaded machine.
+LATE_S = 4.0
+LONG_S = 600.0  # a timeout no test reaches but by a jump of its clock
+
+
+class OffsetClock:
+    """The monotonic clock, plus the jumps a test makes: time passes as usual between."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
 
 
 @dataclass

@@ -6,34 +6,24 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 from barehttp.server.exchange import ServerExchange
 from barehttp.server.handler import Exchange
-from tests.server.conftest import WAIT_S, RunningServer, StartServer
+from tests.server.conftest import (
+    LATE_S,
+    LONG_S,
+    WAIT_S,
+    OffsetClock,
+    RunningServer,
+    StartServer,
+    wait_for,
+)
 from tests.server.handlers import HELLO, TestHandler
 from tests.server.rawhttp import ResponseReader
 from tests.server.test_fake_clock import FakeClock
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 TRICKLE_INTERVAL_S = 0.2
-# Below every default timeout (5 s and more), well above the sub-second ones set here:
-# a sweep or a thread may run a second or two late on a loaded machine.
-LATE_S = 4.0
-LONG_S = 600.0  # a timeout no test reaches but by a jump of its clock
-
-
-class OffsetClock:
-    """The monotonic clock, plus the jumps a test makes: time passes as usual between."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        self._offset += seconds
 
 
 def timed_get(server: RunningServer, path: str = "/", timeout: float = WAIT_S) -> tuple[int, float]:
@@ -154,13 +144,6 @@ def test_slowloris_does_not_pin_workers(start_server: StartServer) -> None:
             response = ResponseReader(sock).read_response()
             assert response.status == 408
     assert server.wait_for_open_connections(0)
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def send_body_paced(

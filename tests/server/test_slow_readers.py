@@ -20,9 +20,8 @@ import pytest
 
 from barehttp.server.handler import Exchange
 from barehttp.server.listener import ACCEPTOR_EXTRA_DESCRIPTORS
-from tests.server.conftest import WAIT_S, RunningServer, StartServer
+from tests.server.conftest import WAIT_S, OffsetClock, RunningServer, StartServer, wait_for
 from tests.server.rawhttp import ResponseReader
-from tests.server.test_limits import OffsetClock, wait_for
 
 FILE_SIZE = 8 * 1_048_576  # far beyond any socket buffer
 HELLO = b"hello"
