@@ -145,7 +145,7 @@ def test_idle_connection_is_closed(start: StartAsgi) -> None:
 def test_body_longer_than_content_length_is_not_sent(start: StartAsgi) -> None:
     server = start(APP, "--idle-timeout", "60")
     request = b"GET /wrong-length?send=abcdefgh HTTP/1.1\r\nHost: x\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
         sock.sendall(request)
         assert b"abcdefgh" not in read_until_close(sock)  # closed, nothing past 5 bytes
 
@@ -153,7 +153,7 @@ def test_body_longer_than_content_length_is_not_sent(start: StartAsgi) -> None:
 def test_body_shorter_than_content_length_closes(start: StartAsgi) -> None:
     server = start(APP, "--idle-timeout", "60")
     request = b"GET /wrong-length?send=abc HTTP/1.1\r\nHost: x\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
         sock.sendall(request)
         assert read_until_close(sock).endswith(b"\r\n\r\nabc")  # then the close ends it
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,9 +16,22 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.asgi.conftest import StartAsgi
-from tests.nginx_proxy import free_port
 
 TIMEOUT_S = 15.0
+
+
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A port kept bound (SO_REUSEADDR, not listening) until the server has bound it too.
+
+    A port found free and let go at once could be handed to another test's socket
+    before the server binds it; a bound one is given to nobody else, and the server's
+    SO_REUSEADDR bind and listen() share it with a socket that does not listen.
+    """
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "workers"])
@@ -24,13 +39,13 @@ def test_redirect_port_answers_308_to_the_https_port(
     start: StartAsgi, tls_files: tuple[Path, Path, ssl.SSLContext], workers: list[str]
 ) -> None:
     chain, key, client_context = tls_files
-    http_port = free_port()
-    server = start(
-        "tests.asgi.apps.raw:app",
-        *workers,
-        "--certfile", str(chain), "--keyfile", str(key),
-        "--redirect-http-port", str(http_port),
-    )  # fmt: skip
+    with reserved_port() as http_port:
+        server = start(
+            "tests.asgi.apps.raw:app",
+            *workers,
+            "--certfile", str(chain), "--keyfile", str(key),
+            "--redirect-http-port", str(http_port),
+        )  # fmt: skip
     response = httpx.get(f"http://127.0.0.1:{http_port}/where?x=1", timeout=TIMEOUT_S)
     assert response.status_code == 308
     # The HTTPS port is the one bound (port 0 asked a free one).
@@ -47,12 +62,12 @@ def test_plain_http_to_the_tls_port_gets_a_readable_400(
     curl = shutil.which("curl")
     assert curl is not None, "curl is needed (make system-deps installs it)"
     chain, key, client_context = tls_files
-    http_port = free_port()
-    server = start(
-        "tests.asgi.apps.raw:app",
-        "--certfile", str(chain), "--keyfile", str(key),
-        "--redirect-http-port", str(http_port),
-    )  # fmt: skip
+    with reserved_port() as http_port:
+        server = start(
+            "tests.asgi.apps.raw:app",
+            "--certfile", str(chain), "--keyfile", str(key),
+            "--redirect-http-port", str(http_port),
+        )  # fmt: skip
     result = subprocess.run(
         [curl, "-sS", "-w", "%{http_code}", f"http://127.0.0.1:{server.port}/"],
         capture_output=True,

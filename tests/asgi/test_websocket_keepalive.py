@@ -18,7 +18,13 @@ from tests.wsgi.process import wait_until
 
 APP = "tests.asgi.apps.raw:app"
 TIMEOUT_S = 15.0
-FAST_PINGS = ("--ws-ping-interval", "0.2", "--ws-ping-timeout", "0.4")
+# A Pong may come a second or more late on a loaded machine: the timeout allows it. A
+# peer that stays must outlast PING_INTERVAL_S + PING_TIMEOUT_S, when a drop would come.
+PING_INTERVAL_S, PING_TIMEOUT_S = 0.3, 2.0
+FAST_PINGS = ("--ws-ping-interval", str(PING_INTERVAL_S), "--ws-ping-timeout", str(PING_TIMEOUT_S))
+# Pings answered: each after the last one's timeout, so a second one shows the first
+# was taken as answered (else the peer was dropped then).
+ROUNDS = 3
 PING, PONG, CLOSE, TEXT = 0x9, 0xA, 0x8, 0x1
 
 
@@ -62,7 +68,7 @@ def test_a_raw_peer_answering_pings_stays(start: StartAsgi) -> None:
     server = start(APP, *FAST_PINGS)
     sock, buffer = open_raw(server.port)
     with sock:
-        for _ in range(3):  # three rounds: each Ping answered just in time
+        for _ in range(ROUNDS):  # each Ping answered, however late the test runs
             frame = read_frame(sock, buffer)
             assert frame is not None and frame[0] == PING
             sock.sendall(raw_frame(PONG, frame[1]))
@@ -96,7 +102,7 @@ def test_a_websockets_client_answering_pings_stays(start: StartAsgi) -> None:
         with connect(
             url, open_timeout=TIMEOUT_S, ping_interval=None, logger=client_logger
         ) as websocket:
-            wait_until(lambda: pings.count >= 4, TIMEOUT_S, "four pings answered")
+            wait_until(lambda: pings.count >= ROUNDS, TIMEOUT_S, "pings answered")
             websocket.send("alive")
             assert websocket.recv(TIMEOUT_S) == "alive"
     finally:
@@ -111,7 +117,8 @@ def test_a_peer_is_not_dropped_while_the_app_is_behind(start: StartAsgi, markers
     with connect(url, open_timeout=TIMEOUT_S, ping_interval=None) as websocket:
         for number in range(64):
             websocket.send(f"message {number}")
-        time.sleep(2.0)  # five ping timeouts while the app takes nothing: no drop
+        # Two ping timeouts while the app takes nothing: no drop.
+        time.sleep(2 * (PING_INTERVAL_S + PING_TIMEOUT_S))
         (markers / "behind-go").touch()
         echoed = [websocket.recv(TIMEOUT_S) for _ in range(64)]
     assert echoed == [f"message {number}" for number in range(64)]

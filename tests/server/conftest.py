@@ -20,7 +20,35 @@ from tests.server.handlers import TestHandler
 from tests.server.rawhttp import RawResponse, ResponseReader, connect
 
 SHUTDOWN_TIMEOUT_S = 2.0
-CURL_TIMEOUT_S = 10.0
+# Bound of every wait on the server (a client's socket, a count to reach): generous,
+# since a loaded machine may not schedule a thread for a second or more, and a
+# passing test returns as soon as the condition holds.
+WAIT_S = 15.0
+CURL_TIMEOUT_S = WAIT_S + 5.0
+# Below every default timeout (5 s and more), well above the sub-second ones tests set:
+# a sweep or a thread may run a second or two late on a loaded machine.
+LATE_S = 4.0
+LONG_S = 600.0  # a timeout no test reaches but by a jump of its clock
+
+
+class OffsetClock:
+    """The monotonic clock, plus the jumps a test makes: time passes as usual between."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
 
 
 @dataclass
@@ -38,13 +66,13 @@ class RunningServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def connect(self, timeout: float = 5.0) -> socket.socket:
+    def connect(self, timeout: float = WAIT_S) -> socket.socket:
         sock = connect(self.host, self.port, timeout)
         self.sockets.append(sock)
         return sock
 
     def send(
-        self, request: bytes, *, method: str = "GET", timeout: float = 5.0
+        self, request: bytes, *, method: str = "GET", timeout: float = WAIT_S
     ) -> tuple[RawResponse, ResponseReader]:
         """Send raw ``request`` bytes on a new connection and read one response."""
         sock = self.connect(timeout)
@@ -52,7 +80,7 @@ class RunningServer:
         reader = ResponseReader(sock)
         return reader.read_response(method=method), reader
 
-    def wait_for_open_connections(self, count: int, timeout: float = 3.0) -> bool:
+    def wait_for_open_connections(self, count: int, timeout: float = WAIT_S) -> bool:
         """True once the server counts exactly ``count`` open connections."""
         deadline = time.monotonic() + timeout
         while self.server.context.open_connections != count:
@@ -150,7 +178,7 @@ def curl(curl_path: str) -> CurlRun:
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         result = subprocess.run(
-            [curl_path, "--silent", "--show-error", "--max-time", "5", *args],
+            [curl_path, "--silent", "--show-error", "--max-time", str(WAIT_S), *args],
             capture_output=True,
             timeout=CURL_TIMEOUT_S,
             check=False,

@@ -117,7 +117,7 @@ class ResponseReader:
             parts.append(self._read_exactly(size))
             assert self._read_line() == b"", "chunk data longer than its size"
 
-    def is_closed(self, timeout: float = 3.0) -> bool:
+    def is_closed(self, timeout: float = 15.0) -> bool:
         """True if the server closes the connection within ``timeout`` (nothing else sent)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -139,7 +139,7 @@ class ResponseReader:
             )
 
 
-def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:
+def connect(host: str, port: int, timeout: float = 15.0) -> socket.socket:
     """A client socket with every blocking call bounded by ``timeout``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

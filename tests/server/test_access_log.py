@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 
 import pytest
@@ -30,6 +31,12 @@ def head(headers: list[tuple[str, str]]) -> RequestHead:
     )
 
 
+def own_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The records this thread logged: a server of an earlier test may still be ending
+    in another thread, and caplog takes every thread's."""
+    return [record for record in caplog.records if record.thread == threading.get_ident()]
+
+
 def logged_line(caplog: pytest.LogCaptureFixture, **options: object) -> str:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="barehttp.access"):
@@ -40,7 +47,7 @@ def logged_line(caplog: pytest.LogCaptureFixture, **options: object) -> str:
             1234,
             **options,
         )
-    (record,) = caplog.records
+    (record,) = own_records(caplog)
     return record.getMessage()
 
 
@@ -59,7 +66,7 @@ def test_combined_without_the_fields_uses_dashes(caplog: pytest.LogCaptureFixtur
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="barehttp.access"):
         log_access(head([]), "::1", 404, 0, log_format="combined", duration_s=0.0)
-    assert caplog.records[0].getMessage().endswith('" 404 - "-" "-" 0.000')
+    assert own_records(caplog)[0].getMessage().endswith('" 404 - "-" "-" 0.000')
 
 
 class UnreadableHead:
@@ -75,7 +82,7 @@ def test_nothing_is_formatted_when_the_access_logger_filters_info_out(
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="barehttp.access"):
         log_access(UnreadableHead(), "203.0.113.9", 200, 5)  # type: ignore[arg-type]
-    assert caplog.records == []
+    assert own_records(caplog) == []
 
 
 def test_the_time_stamp_is_formatted_once_a_second() -> None:

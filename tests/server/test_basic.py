@@ -9,12 +9,12 @@ import httpx
 import requests
 
 from barehttp.server.handler import Exchange
-from tests.server.conftest import CurlRun, RunningServer, StartServer
+from tests.server.conftest import WAIT_S, CurlRun, RunningServer, StartServer
 from tests.server.handlers import HELLO
 
 
 def open_client(server: RunningServer) -> http.client.HTTPConnection:
-    return http.client.HTTPConnection(server.host, server.port, timeout=5)
+    return http.client.HTTPConnection(server.host, server.port, timeout=WAIT_S)
 
 
 def assert_standard_headers(headers: dict[str, str], body_length: int) -> None:
@@ -77,19 +77,19 @@ def test_post_with_http_client(server: RunningServer) -> None:
 
 def test_requests_get_head_post(server: RunningServer) -> None:
     with requests.Session() as session:
-        got = session.get(server.url + "/", timeout=5)
+        got = session.get(server.url + "/", timeout=WAIT_S)
         assert (got.status_code, got.content) == (200, HELLO)
         assert_standard_headers(dict(got.headers.lower_items()), len(HELLO))
-        head = session.head(server.url + "/", timeout=5)
+        head = session.head(server.url + "/", timeout=WAIT_S)
         assert (head.status_code, head.content) == (200, b"")
         assert head.headers["Content-Length"] == str(len(HELLO))
         payload = bytes(range(256)) * 1_000
-        posted = session.post(server.url + "/echo", data=payload, timeout=5)
+        posted = session.post(server.url + "/echo", data=payload, timeout=WAIT_S)
         assert (posted.status_code, posted.content) == (200, payload)
 
 
 def test_httpx_get_head_post(server: RunningServer) -> None:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
+    with httpx.Client(base_url=server.url, timeout=WAIT_S) as client:
         got = client.get("/")
         assert (got.status_code, got.content, got.http_version) == (200, HELLO, "HTTP/1.1")
         assert_standard_headers(dict(got.headers), len(HELLO))

@@ -9,7 +9,7 @@ import httpx
 import requests
 
 from barehttp.web import App, Request, Response
-from tests.server.conftest import CurlRun, RunningServer, StartServer
+from tests.server.conftest import WAIT_S, CurlRun, RunningServer, StartServer
 from tests.server.rawhttp import ResponseReader
 
 STREAM_BODY = b"".join(b"part %d\n" % index for index in range(5))
@@ -27,7 +27,7 @@ def test_chunked_request_body_over_raw_socket(server: RunningServer) -> None:
 
 
 def test_chunked_request_body_from_http_client(server: RunningServer) -> None:
-    client = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    client = http.client.HTTPConnection(server.host, server.port, timeout=WAIT_S)
     try:
         chunks = (bytes([65 + index]) * 1_000 for index in range(26))
         client.request("POST", "/echo", body=chunks, encode_chunked=True)
@@ -44,9 +44,9 @@ def test_chunked_request_body_from_requests_and_httpx(server: RunningServer) -> 
         yield b"first,"
         yield b"second"
 
-    posted = requests.post(server.url + "/echo", data=generate(), timeout=5)
+    posted = requests.post(server.url + "/echo", data=generate(), timeout=WAIT_S)
     assert (posted.status_code, posted.content) == (200, b"first,second")
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=WAIT_S) as client:
         sent = client.post(server.url + "/echo", content=generate())
         assert sent.request.headers["transfer-encoding"] == "chunked"
         assert (sent.status_code, sent.content) == (200, b"first,second")
@@ -68,7 +68,7 @@ def test_chunked_request_body_read_by_web_request(start_server: StartServer) -> 
 
 
 def test_chunked_response_is_dechunked_by_http_client(server: RunningServer) -> None:
-    client = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    client = http.client.HTTPConnection(server.host, server.port, timeout=WAIT_S)
     try:
         client.request("GET", "/stream")
         response = client.getresponse()
@@ -157,6 +157,6 @@ def test_continue_through_curl(server: RunningServer, curl: CurlRun) -> None:
 
 def test_large_fixed_body_through_requests(server: RunningServer) -> None:
     payload = bytes(range(256)) * 3_000  # 768 KB, under the 1 MiB default limit
-    posted = requests.post(server.url + "/echo", data=payload, timeout=5)
+    posted = requests.post(server.url + "/echo", data=payload, timeout=WAIT_S)
     assert posted.status_code == 200
     assert posted.content == payload

@@ -10,7 +10,7 @@ import requests
 from barehttp.protocol.errors import HTTPError
 from barehttp.server.handler import Exchange
 from barehttp.web import App, Request, Response
-from tests.server.conftest import RunningServer, StartServer
+from tests.server.conftest import WAIT_S, RunningServer, StartServer
 from tests.server.handlers import SECRET
 from tests.server.rawhttp import ResponseReader
 
@@ -99,7 +99,7 @@ def test_web_app_exception_is_a_500_page(
 
     server = start_server(app)
     with caplog.at_level(logging.ERROR, logger="barehttp.web"):
-        response = requests.get(server.url + "/fail", timeout=5)
+        response = requests.get(server.url + "/fail", timeout=WAIT_S)
     assert response.status_code == 500
     assert SECRET not in response.text
     assert "Traceback" not in response.text

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from tests.server.conftest import CurlRun, StartServer
+from tests.server.conftest import WAIT_S, CurlRun, StartServer
 from tests.server.handlers import HELLO
 
 
@@ -28,7 +28,7 @@ def test_serves_on_ipv6_loopback(start_server: StartServer, curl: CurlRun) -> No
     assert server.server.addresses == [("::1", server.port)]
     response, _ = server.send(b"GET /whoami HTTP/1.1\r\nHost: [::1]\r\n\r\n")
     assert response.status == 200
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=WAIT_S) as client:
         got = client.get(f"http://[::1]:{server.port}/")
         assert (got.status_code, got.content) == (200, HELLO)
     assert curl("--globoff", f"http://[::1]:{server.port}/").stdout == HELLO

@@ -7,7 +7,7 @@ import http.client
 import httpx
 import requests
 
-from tests.server.conftest import RunningServer
+from tests.server.conftest import WAIT_S, RunningServer
 from tests.server.handlers import HELLO
 from tests.server.rawhttp import ResponseReader
 
@@ -15,7 +15,7 @@ GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
 def test_http_client_sends_several_requests_on_one_socket(server: RunningServer) -> None:
-    client = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    client = http.client.HTTPConnection(server.host, server.port, timeout=WAIT_S)
     try:
         ports = []
         for _ in range(5):
@@ -34,12 +34,12 @@ def test_http_client_sends_several_requests_on_one_socket(server: RunningServer)
 
 def test_requests_session_reuses_the_connection(server: RunningServer) -> None:
     with requests.Session() as session:
-        ports = {session.get(server.url + "/whoami", timeout=5).content for _ in range(5)}
+        ports = {session.get(server.url + "/whoami", timeout=WAIT_S).content for _ in range(5)}
     assert len(ports) == 1
 
 
 def test_httpx_client_reuses_the_connection(server: RunningServer) -> None:
-    with httpx.Client(base_url=server.url, timeout=5) as client:
+    with httpx.Client(base_url=server.url, timeout=WAIT_S) as client:
         ports = {client.get("/whoami").content for _ in range(5)}
     assert len(ports) == 1
 

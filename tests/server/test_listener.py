@@ -13,7 +13,7 @@ import pytest
 import barehttp.server.server as server_module
 from barehttp.protocol.limits import Limits
 from barehttp.server.listener import Acceptor, bind_listeners
-from tests.server.conftest import StartServer
+from tests.server.conftest import WAIT_S, StartServer
 
 
 def read_timeout_s(sock: socket.socket, option: int) -> float:
@@ -30,7 +30,7 @@ def test_connection_queued_before_the_acceptor_starts_has_timeouts() -> None:
     """
     limits = Limits(linger_s=0.05, write_timeout_s=3.0)
     (listener,) = bind_listeners("127.0.0.1", 0, limits)
-    with listener, socket.create_connection(listener.getsockname()[:2], timeout=5):
+    with listener, socket.create_connection(listener.getsockname()[:2], timeout=WAIT_S):
         accepted, _ = listener.accept()  # no Acceptor was ever created
         with accepted:
             assert read_timeout_s(accepted, socket.SO_RCVTIMEO) == pytest.approx(0.05, abs=0.01)
@@ -53,7 +53,7 @@ def test_a_failed_hand_over_does_not_leak_the_connection_count(
 
     monkeypatch.setattr(server_module, "Connection", fail_once)
     doomed = running.connect()
-    doomed.settimeout(3)
+    doomed.settimeout(WAIT_S)
     assert doomed.recv(1) == b""  # the acceptor closed it
     assert failures == [1]
     assert running.wait_for_open_connections(0)
@@ -82,7 +82,7 @@ def test_an_acceptor_stops_at_once_and_closes_its_listener() -> None:
     (listener,) = bind_listeners("127.0.0.1", 0, limits)
     accepted: list[socket.socket] = []
     acceptor = Acceptor(listener, limits, lambda sock, _: accepted.append(sock))
-    with socket.create_connection(listener.getsockname()[:2], timeout=5):
+    with socket.create_connection(listener.getsockname()[:2], timeout=WAIT_S):
         deadline = time.monotonic() + PROMPT_STOP_S
         while not accepted and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.server.conftest import RunningServer, StartServer
+from tests.server.conftest import WAIT_S, RunningServer, StartServer
 from tests.server.rawhttp import ResponseReader
 
 MAX_REQUEST_LINE_BYTES = 256
@@ -179,7 +179,7 @@ def test_body_over_limit_sent_by_requests_gets_413(strict_server: RunningServer)
     """A real client sending the body at once still sees the 413, not a reset."""
     try:
         response = requests.post(
-            strict_server.url + "/echo", data=b"x" * (MAX_BODY_BYTES * 100), timeout=5
+            strict_server.url + "/echo", data=b"x" * (MAX_BODY_BYTES * 100), timeout=WAIT_S
         )
     except requests.ConnectionError as error:
         pytest.fail(f"the 413 was lost: {error}")

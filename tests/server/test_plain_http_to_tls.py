@@ -76,7 +76,9 @@ def test_plain_request_to_tls_port_is_a_readable_400(tls_server: Server, method:
 def test_the_400_names_the_plain_http_port(cert_file: tuple[str, trustme.CA]) -> None:
     server = start(cert_file, 8080)
     try:
-        with socket.create_connection(("127.0.0.1", server.addresses[0][1]), timeout=5) as sock:
+        with socket.create_connection(
+            ("127.0.0.1", server.addresses[0][1]), timeout=TIMEOUT_S
+        ) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             answer = read_all(sock)
     finally:

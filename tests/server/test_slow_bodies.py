@@ -20,13 +20,16 @@ from barehttp.protocol.headers import Headers
 from barehttp.protocol.limits import Limits
 from barehttp.server.body_reader import BodyCollector, BodyPace
 from barehttp.server.handler import Exchange
-from tests.server.conftest import RunningServer, StartServer
+from tests.server.conftest import WAIT_S, RunningServer, StartServer, wait_for
 from tests.server.handlers import TestHandler
 from tests.server.rawhttp import ResponseReader
 
 ATTACKERS = 16
 THREADS = 2
-SERVED_WITHIN_S = 3.0  # without the gathering: 5 s (trickle) or 30 s (body_timeout_s)
+# Without the gathering, the client would wait the trickle's 10 s or the 30 s of
+# body_timeout_s; with it, no more than a loaded machine's delays.
+SERVED_WITHIN_S = 5.0
+TRICKLE_PAUSE_S = 0.1
 
 
 def post_head(length: int, path: str = "/echo") -> bytes:
@@ -50,8 +53,8 @@ def test_bodies_that_never_come_hold_no_worker(start_server: StartServer) -> Non
 
 def test_trickled_bodies_hold_no_worker_and_arrive_whole(start_server: StartServer) -> None:
     running = start_server(worker_threads=THREADS)
-    # 3,200 bytes at 640 B/s: five seconds, far longer than the legitimate client may wait.
-    body = bytes(range(256)) * 12 + bytes(128)
+    # 6,400 bytes at 640 B/s: ten seconds, far longer than the legitimate client may wait.
+    body = (bytes(range(256)) * 12 + bytes(128)) * 2
     attackers = [running.connect() for _ in range(ATTACKERS)]
     for sock in attackers:
         sock.sendall(post_head(len(body)))
@@ -63,14 +66,14 @@ def test_trickled_bodies_hold_no_worker_and_arrive_whole(start_server: StartServ
                 return
             for sock in attackers:
                 sock.sendall(body[offset : offset + 64])
-            stop.wait(0.1)  # 640 B/s per client: above the 512 B/s floor
+            stop.wait(TRICKLE_PAUSE_S)  # 640 B/s per client: above the 512 B/s floor
 
     sender = threading.Thread(target=trickle)
     sender.start()
     try:
         assert_served_promptly(running)
     finally:
-        sender.join(timeout=10)
+        sender.join(timeout=WAIT_S + len(body) / 64 * TRICKLE_PAUSE_S)
     for sock in attackers:
         response = ResponseReader(sock).read_response()
         assert response.status == 200
@@ -94,7 +97,7 @@ def test_body_larger_than_prebuffer_is_streamed_to_the_handler(start_server: Sta
     running = start_server(handler, body_prebuffer_bytes=1_024)
     sock = running.connect()
     sock.sendall(post_head(4_000) + b"a" * 1_500)
-    assert handler.started.wait(5), "the handler must run once body_prebuffer_bytes came"
+    assert handler.started.wait(WAIT_S), "the handler must run once body_prebuffer_bytes came"
     sock.sendall(b"b" * 2_500)
     response = ResponseReader(sock).read_response()
     assert response.body == b"a" * 1_500 + b"b" * 2_500
@@ -105,7 +108,7 @@ def test_gathered_bytes_over_the_total_budget_are_streamed(start_server: StartSe
     running = start_server(handler, max_gathered_body_bytes=1_000)
     sock = running.connect()
     sock.sendall(post_head(5_000) + b"a" * 2_000)  # under body_prebuffer_bytes, over the budget
-    assert handler.started.wait(5), "past max_gathered_body_bytes the handler must run at once"
+    assert handler.started.wait(WAIT_S), "past max_gathered_body_bytes the handler must run at once"
     sock.sendall(b"b" * 3_000)
     assert ResponseReader(sock).read_response().body == b"a" * 2_000 + b"b" * 3_000
     assert running.server.context.gathered_bytes == 0
@@ -115,10 +118,7 @@ def test_gathered_bytes_are_let_go_when_the_client_leaves(start_server: StartSer
     running = start_server()
     sock = running.connect()
     sock.sendall(post_head(5_000) + b"a" * 2_000)
-    deadline = time.monotonic() + 5
-    while running.server.context.gathered_bytes != 2_000:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: running.server.context.gathered_bytes == 2_000, "the body gathered")
     sock.close()
     running.sockets.clear()
     assert running.wait_for_open_connections(0)
@@ -162,7 +162,7 @@ def test_expect_continue_for_a_large_body_is_left_to_the_handler(
     sock.sendall(
         b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n"
     )
-    assert handler.started.wait(5)  # before any body byte: it may refuse the upload unsent
+    assert handler.started.wait(WAIT_S)  # before any body byte: it may refuse the upload unsent
     reader = ResponseReader(sock)
     assert reader.read_response().status == 100
     sock.sendall(b"z" * 2_000)
@@ -187,7 +187,6 @@ def test_body_that_stops_gets_408(start_server: StartServer) -> None:
     sock.sendall(post_head(1_000) + b"x" * 10)
     response = ResponseReader(sock).read_response()
     assert response.status == 408
-    sock.settimeout(2)
     assert sock.recv(1) == b""
 
 
@@ -246,17 +245,14 @@ def test_an_error_while_gathering_costs_one_connection_not_the_reactor(
     running = start_server()
     sock = running.connect()
     sock.sendall(post_head(100) + b"x" * 10)
-    deadline = time.monotonic() + 5
-    while running.server.context.reactor.parked_count != 1:  # gathering, in the reactor
-        assert time.monotonic() < deadline, "the gathering connection was never parked"
-        time.sleep(0.01)
+    reactor = running.server.context.reactor
+    wait_for(lambda: reactor.parked_count == 1, "the gathering connection parked")
 
     def broken_feed(self: object, data: bytes) -> list[object]:
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr("barehttp.protocol.parser.RequestParser.feed", broken_feed)
     sock.sendall(b"y" * 10)  # read by the reactor: the parser raises there
-    sock.settimeout(5)
     assert sock.recv(1) == b""  # that connection is closed...
     monkeypatch.undo()
     assert_served_promptly(running)
@@ -264,9 +260,6 @@ def test_an_error_while_gathering_costs_one_connection_not_the_reactor(
     assert running.wait_for_open_connections(0)
     slow = running.connect()  # ...and the reactor still parks and wakes the others:
     slow.sendall(post_head(3))
-    deadline = time.monotonic() + 5
-    while running.server.context.reactor.parked_count != 1:
-        assert time.monotonic() < deadline, "the gathering connection was never parked"
-        time.sleep(0.01)
+    wait_for(lambda: reactor.parked_count == 1, "the gathering connection parked")
     slow.sendall(b"abc")
     assert ResponseReader(slow).read_response().body == b"abc"

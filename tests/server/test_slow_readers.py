@@ -20,14 +20,14 @@ import pytest
 
 from barehttp.server.handler import Exchange
 from barehttp.server.listener import ACCEPTOR_EXTRA_DESCRIPTORS
-from tests.server.conftest import RunningServer, StartServer
+from tests.server.conftest import WAIT_S, OffsetClock, RunningServer, StartServer, wait_for
 from tests.server.rawhttp import ResponseReader
 
 FILE_SIZE = 8 * 1_048_576  # far beyond any socket buffer
 HELLO = b"hello"
-WRITE_TIMEOUT_S = 10.0  # what a blocked worker would wait: well past every check below
-SERVED_WITHIN_S = 3.0
-IDLE_TIMEOUT_S = 1.0
+WRITE_TIMEOUT_S = 30.0  # what a blocked worker would wait: well past every check below
+SERVED_WITHIN_S = 10.0  # a loaded machine may be slow; never as slow as WRITE_TIMEOUT_S
+IDLE_TIMEOUT_S = 60.0  # reached only by moving the clock (OffsetClock)
 
 
 class FileHandler:
@@ -80,10 +80,22 @@ def one_thread_server(
     return start_server(FileHandler(path), access_log=False, **overrides)
 
 
-def served_promptly(server: RunningServer) -> bool:
+def served_promptly(server: RunningServer) -> ResponseReader | None:
+    """The reader of a GET answered within SERVED_WITHIN_S (its connection kept alive)."""
     started = time.monotonic()
-    response, _ = server.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=SERVED_WITHIN_S + 2)
-    return response.body == HELLO and time.monotonic() - started < SERVED_WITHIN_S
+    response, reader = server.send(
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=SERVED_WITHIN_S + 2
+    )
+    if response.body == HELLO and time.monotonic() - started < SERVED_WITHIN_S:
+        return reader
+    return None
+
+
+def wait_handed_over(server: RunningServer, count: int = 1) -> None:
+    """Until ``count`` connections are parked: a slow reader's rest of its response is
+    with the reactor, and its worker free."""
+    reactor = server.server.context.reactor
+    wait_for(lambda: reactor.parked_count == count, f"{count} connections parked")
 
 
 @pytest.mark.parametrize("path", ["/file", "/bytes", "/written"])
@@ -91,19 +103,37 @@ def test_a_slow_reader_does_not_hold_the_only_worker(
     start_server: StartServer, big_file: tuple[pathlib.Path, str], path: str
 ) -> None:
     file_path, digest = big_file
-    server = one_thread_server(start_server, file_path, idle_timeout_s=IDLE_TIMEOUT_S)
+    clock = OffsetClock()
+    # The clock moves on by twice the idle timeout while the response is out: more
+    # than that for the response's write timeout.
+    server = one_thread_server(
+        start_server,
+        file_path,
+        idle_timeout_s=IDLE_TIMEOUT_S,
+        write_timeout_s=10 * IDLE_TIMEOUT_S,
+        clock=clock,
+    )
     slow = slow_client(server)
     slow.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    time.sleep(0.3)  # its buffers are full; the worker has handed the rest over
-    assert served_promptly(server)
+    wait_handed_over(server)  # its buffers are full; the worker has handed the rest over
+    witness = served_promptly(server)
+    assert witness is not None
+    wait_handed_over(server, 2)  # the witness too, parked after its answer
     # The slow client then reads everything, intact, and the connection lives on:
     # the idle timeout counts from the end of the response, not from its start.
-    time.sleep(IDLE_TIMEOUT_S + 0.5)
+    clock.advance(IDLE_TIMEOUT_S + 1)  # while the response is still on its way
+    assert witness.is_closed(timeout=WAIT_S)  # idle since its answer: a sweep ran since
+    second_witness = served_promptly(server)  # idle from now on
+    assert second_witness is not None
+    wait_handed_over(server, 2)
+    clock.advance(IDLE_TIMEOUT_S / 2)
     reader = ResponseReader(slow)
     response = reader.read_response()
     assert response.status == 200
     assert hashlib.sha256(response.body).hexdigest() == digest
-    time.sleep(IDLE_TIMEOUT_S / 2)  # parked meanwhile, well inside its idle timeout
+    wait_handed_over(server, 2)  # both parked, idle; the slow one since the end of its answer
+    clock.advance(IDLE_TIMEOUT_S / 2 + 1)  # past the witness's idle timeout, not the slow one's
+    assert second_witness.is_closed(timeout=WAIT_S)  # a sweep ran since
     slow.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert reader.read_response().body == HELLO
 
@@ -130,7 +160,7 @@ def test_a_reader_that_stops_is_dropped_after_the_write_timeout(
     stalled = slow_client(server)
     stalled.sendall(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
     assert server.wait_for_open_connections(1)
-    assert server.wait_for_open_connections(0, timeout=5.0)  # closed by the reactor
+    assert server.wait_for_open_connections(0)  # closed by the reactor
     server.close_clients()
     # Its socket and the file descriptor the reactor kept are both closed: what is
     # left is the server's own (listeners and their acceptors', the reactor's two).
@@ -145,7 +175,7 @@ def test_shutdown_waits_for_a_handed_over_response(
     server = one_thread_server(start_server, file_path)
     slow = slow_client(server)
     slow.sendall(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")
-    time.sleep(0.3)
+    wait_handed_over(server)
     results: list[bool] = []
     drain = threading.Thread(target=lambda: results.append(server.server.shutdown(timeout=10)))
     drain.start()
@@ -164,8 +194,14 @@ def test_many_clients_at_mixed_speeds_all_get_intact_responses(
 ) -> None:
     """Handed-over and direct responses interleave on few threads without mixing up."""
     file_path, digest = big_file
+    # A request on a kept-alive connection may wait seconds for a worker on a loaded
+    # machine: the idle timeout must not cut it meanwhile (not what this is about).
     server = start_server(
-        FileHandler(file_path), access_log=False, worker_threads=4, write_timeout_s=WRITE_TIMEOUT_S
+        FileHandler(file_path),
+        access_log=False,
+        worker_threads=4,
+        write_timeout_s=WRITE_TIMEOUT_S,
+        idle_timeout_s=IDLE_TIMEOUT_S,
     )
     failures: list[str] = []
 
@@ -195,4 +231,4 @@ def test_many_clients_at_mixed_speeds_all_get_intact_responses(
     assert not any(thread.is_alive() for thread in threads)
     assert failures == []
     server.close_clients()
-    assert server.wait_for_open_connections(0, timeout=5.0)
+    assert server.wait_for_open_connections(0)

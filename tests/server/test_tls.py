@@ -20,6 +20,7 @@ from barehttp.protocol.limits import Limits
 from barehttp.server.handler import Exchange
 from barehttp.server.server import Server
 from barehttp.server.tls import RedirectToHTTPS, make_server_context
+from tests.server.conftest import LATE_S, LONG_S, WAIT_S, OffsetClock, wait_for
 
 LARGE_FILE_BYTES = 5 * 1024 * 1024 + 123
 
@@ -66,15 +67,24 @@ class TLSHandler:
 
 
 @pytest.fixture
-def tls_server(cert_files: tuple[str, str], large_file: Path) -> Iterator[Server]:
+def tls_clock() -> OffsetClock:
+    """The server's clock: its timeouts are out of reach until a test moves it."""
+    return OffsetClock()
+
+
+@pytest.fixture
+def tls_server(
+    cert_files: tuple[str, str], large_file: Path, tls_clock: OffsetClock
+) -> Iterator[Server]:
     certfile, _ = cert_files
     server = Server(
         TLSHandler(large_file),
         host="127.0.0.1",
         port=0,
-        limits=Limits(worker_threads=2, idle_timeout_s=1.0, header_timeout_s=2.0),
+        limits=Limits(worker_threads=2, idle_timeout_s=LONG_S, header_timeout_s=LONG_S),
         access_log=False,
         ssl_context=make_server_context(certfile),
+        clock=tls_clock,
     )
     server.start()
     yield server
@@ -90,13 +100,13 @@ def client_context(ca_path: str) -> ssl.SSLContext:
 
 
 def test_requests_verifies_against_test_ca(tls_server: Server, cert_files: tuple[str, str]) -> None:
-    response = requests.get(https_url(tls_server, "/hello"), verify=cert_files[1], timeout=5)
+    response = requests.get(https_url(tls_server, "/hello"), verify=cert_files[1], timeout=WAIT_S)
     assert response.status_code == 200
     assert response.text == "tls=True path=/hello"
 
 
 def test_httpx_keep_alive_over_tls(tls_server: Server, cert_files: tuple[str, str]) -> None:
-    with httpx.Client(verify=client_context(cert_files[1]), timeout=5) as client:
+    with httpx.Client(verify=client_context(cert_files[1]), timeout=WAIT_S) as client:
         texts = [client.get(https_url(tls_server, f"/{n}")).text for n in range(3)]
     assert texts == [f"tls=True path=/{n}" for n in range(3)]
 
@@ -116,7 +126,7 @@ def test_alpn_selects_http11(tls_server: Server, cert_files: tuple[str, str]) ->
     context.set_alpn_protocols(["h2", "http/1.1"])
     port = tls_server.addresses[0][1]
     with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as sock,
     ):
         assert sock.selected_alpn_protocol() == "http/1.1"
@@ -132,7 +142,7 @@ def test_bytes_neither_tls_nor_http_get_no_response(tls_server: Server) -> None:
     # Plain HTTP gets a readable 400 (test_plain_http_to_tls.py); anything else
     # fails the handshake and the server closes, never answering in clear text.
     port = tls_server.addresses[0][1]
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as sock:
         sock.sendall(b"\x01\x02 not a hello\r\n\r\n")
         try:
             received = sock.recv(100)
@@ -142,17 +152,19 @@ def test_bytes_neither_tls_nor_http_get_no_response(tls_server: Server) -> None:
 
 
 def test_silent_clients_do_not_block_the_handshake_of_others(
-    tls_server: Server, cert_files: tuple[str, str]
+    tls_server: Server, cert_files: tuple[str, str], tls_clock: OffsetClock
 ) -> None:
     port = tls_server.addresses[0][1]
-    silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(10)]
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) for _ in range(10)]
     try:
         started = time.monotonic()
-        response = requests.get(https_url(tls_server, "/ok"), verify=cert_files[1], timeout=5)
+        response = requests.get(https_url(tls_server, "/ok"), verify=cert_files[1], timeout=WAIT_S)
         assert response.status_code == 200
-        assert time.monotonic() - started < 2.0  # 2 workers, 10 silent sockets
+        # 2 workers, 10 silent sockets: were they held by those, the wait would last
+        # until the header timeout, which only the clock's jump below brings.
+        assert time.monotonic() - started < LATE_S
         # And the silent ones are closed by the server at their deadline.
-        silent[0].settimeout(5)
+        tls_clock.advance(2 * LONG_S)
         assert silent[0].recv(10) == b""
     finally:
         for sock in silent:
@@ -179,7 +191,7 @@ def test_redirect_listener_answers_308_to_https() -> None:
             headers={"Host": f"example.test:{port}"},
             data=b"x",
             allow_redirects=False,
-            timeout=5,
+            timeout=WAIT_S,
         )
     finally:
         server.shutdown(timeout=1.0)
@@ -194,13 +206,11 @@ def test_a_tls_body_gathered_across_a_pause_is_served(
     port = tls_server.addresses[0][1]
     context = client_context(cert_files[1])
     with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as sock,
     ):
         sock.sendall(b"POST /gathered HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
-        deadline = time.monotonic() + 5
-        while tls_server.context.reactor.parked_count != 1:
-            assert time.monotonic() < deadline, "the gathering connection was never parked"
-            time.sleep(0.01)
+        reactor = tls_server.context.reactor
+        wait_for(lambda: reactor.parked_count == 1, "the gathering connection parked")
         sock.sendall(b"cd")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")

@@ -14,10 +14,13 @@ import trustme
 from barehttp.protocol.limits import Limits
 from barehttp.server.server import Server
 from barehttp.server.tls import make_server_context
+from tests.server.conftest import LATE_S, WAIT_S, wait_for
 from tests.server.handlers import TestHandler
 
 HEADER_TIMEOUT_S = 1.0
 BYTE_INTERVAL_S = 0.2  # slower than linger_s: the connection is parked between bytes
+# The close comes at the header timeout, maybe a second late on a loaded machine:
+# before LATE_S, far from the 30 s idle timeout (or never) that would be the bug.
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ def client_hello() -> bytes:
 def test_trickled_client_hello_is_closed_after_the_header_timeout(tls_server: Server) -> None:
     hello = client_hello()
     assert len(hello) > 40
-    sock = socket.create_connection(tls_server.addresses[0], timeout=5)
+    sock = socket.create_connection(tls_server.addresses[0], timeout=WAIT_S)
     started = time.monotonic()
     closed_after = None
     try:
@@ -71,16 +74,14 @@ def test_trickled_client_hello_is_closed_after_the_header_timeout(tls_server: Se
             except OSError:  # reset: closed
                 closed_after = time.monotonic() - started
                 break
-            if time.monotonic() - started > 4 * HEADER_TIMEOUT_S:
+            if time.monotonic() - started > WAIT_S:
                 break
     finally:
         sock.close()
     assert closed_after is not None, "a trickled hello kept the connection open"
-    assert closed_after < 2 * HEADER_TIMEOUT_S
-    deadline = time.monotonic() + 2.0
-    while tls_server.context.open_connections != 0:  # counted down once, just after close
-        assert time.monotonic() < deadline, tls_server.context.open_connections
-        time.sleep(0.02)
+    assert closed_after < LATE_S
+    context = tls_server.context
+    wait_for(lambda: context.open_connections == 0, "counted down once, just after close")
 
 
 def test_half_a_client_hello_then_silence_is_closed_after_the_header_timeout(
@@ -88,16 +89,16 @@ def test_half_a_client_hello_then_silence_is_closed_after_the_header_timeout(
 ) -> None:
     """Parked mid-handshake, a connection has the head's deadline, not the idle one."""
     hello = client_hello()
-    sock = socket.create_connection(tls_server.addresses[0], timeout=5)
+    sock = socket.create_connection(tls_server.addresses[0], timeout=WAIT_S)
     try:
         sock.sendall(hello[: len(hello) // 2])
         started = time.monotonic()
-        readable, _, _ = select.select([sock], [], [], 4 * HEADER_TIMEOUT_S)
+        readable, _, _ = select.select([sock], [], [], WAIT_S)
         assert readable, "still open long after the header timeout"
         try:
             assert sock.recv(1) == b""
         except ConnectionResetError:
             pass
-        assert time.monotonic() - started < 2 * HEADER_TIMEOUT_S
+        assert time.monotonic() - started < LATE_S
     finally:
         sock.close()

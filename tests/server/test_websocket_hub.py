@@ -140,7 +140,9 @@ def test_the_messages_of_one_poll_round_share_pool_jobs() -> None:
         first, first_peer = pairs[0]
         with first._lock:  # the hub thread blocks in first's on_readable, mid-round
             first_peer.send(Opcode.TEXT, b"first")
-            hub_thread = next(t for t in threading.enumerate() if t.name == "barehttp-websockets")
+            # This hub's own thread: one of an earlier test, by the same name, may still be ending.
+            hub_thread = hub._thread
+            assert hub_thread is not None
             wait_until(lambda: is_in(hub_thread, "on_readable"))
             for _, peer in pairs[1:]:
                 peer.send(Opcode.TEXT, b"next")  # all ready by the hub's next poll

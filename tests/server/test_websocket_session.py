@@ -201,6 +201,21 @@ def test_parked_messages_reach_the_callback_in_order() -> None:
         rig.session.receive()
 
 
+def test_a_close_before_on_close_is_set_waits_for_it() -> None:
+    """A handler sets on_message, then on_close: a close in between is not lost."""
+    rig = Rig(WebSocketLimits())
+    got: list[str | bytes] = []
+    rig.session.park(got.append, None)  # on_message only, so far
+    rig.deliver(Opcode.TEXT, b"last")
+    rig.deliver(Opcode.CLOSE, (4000).to_bytes(2, "big") + b"gone")
+    rig.hub.run_jobs()  # the pool runs before the handler sets on_close
+    assert got == ["last"]
+    closes: list[tuple[int, str]] = []
+    rig.session.park(got.append, lambda code, reason: closes.append((code, reason)))
+    rig.hub.run_jobs()
+    assert closes == [(4000, "gone")]
+
+
 def test_a_peer_that_stops_reading_is_dropped_after_the_write_timeout() -> None:
     rig = Rig(WebSocketLimits(max_queued_bytes=64 * 1024 * 1024))
     while not rig.session.wants_write:  # the socket buffers fill; the rest waits in the outbox

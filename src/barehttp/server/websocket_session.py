@@ -239,15 +239,14 @@ class WebSocketSession:
         with self._lock:
             self._on_message = on_message
             self._on_close = on_close
-            if self._parked:
-                return
-            self._parked = True
-            self._pending.extend(self._inbox)  # taken in order, before anything newer
-            self._inbox.clear()
-            if self.state is SessionState.CLOSED:
-                self._pending.append(_CLOSED_NOTICE)
-            self._start_delivery_locked()
-            self._resume_reading_locked(len(self._pending))
+            if not self._parked:
+                self._parked = True
+                self._pending.extend(self._inbox)  # taken in order, before anything newer
+                self._inbox.clear()
+                if self.state is SessionState.CLOSED:
+                    self._pending.append(_CLOSED_NOTICE)
+                self._resume_reading_locked(len(self._pending))
+            self._start_delivery_locked()  # also a close notice that waited for on_close
 
     @property
     def is_open(self) -> bool:
@@ -300,10 +299,11 @@ class WebSocketSession:
         """Pool thread: run the callbacks for what is pending, one at a time, in order."""
         while True:
             with self._lock:
-                if not self._pending:
+                pending = self._pending  # the close notice waits for on_close (see park())
+                if not pending or (pending[0] is _CLOSED_NOTICE and self._on_close is None):
                     self._delivering = False
                     return
-                item = self._pending.popleft()
+                item = pending.popleft()
                 self._resume_reading_locked(len(self._pending))
                 on_message, on_close = self._on_message, self._on_close
                 code, reason = self.close_code, self.close_reason

@@ -147,7 +147,10 @@ class WebSocket:
         return callback
 
     def on_close(self, callback: CloseCallback) -> CloseCallback:
-        """Run ``callback(code, reason)`` on the worker pool once the WebSocket is closed."""
+        """Run ``callback(code, reason)`` on the worker pool once the WebSocket is closed.
+
+        Usable as a decorator. A close that came before it is delivered to it.
+        """
         self._on_close = callback
         self._park()
         return callback
