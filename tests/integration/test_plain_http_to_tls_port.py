@@ -8,16 +8,19 @@ from pathlib import Path
 
 import trustme
 
-from tests.integration.conftest import SpawnServer, free_port
+from tests.integration.conftest import ServerProcess, SpawnServer, free_port
 
 TIMEOUT_S = 10.0
 
 
-def test_curl_gets_a_400_naming_https_and_the_plain_port(
-    spawn_server: SpawnServer, tmp_path: Path
-) -> None:
+def find_curl() -> str:
     curl = shutil.which("curl")
     assert curl is not None, "curl is needed (make system-deps installs it)"
+    return curl
+
+
+def start_tls_hello(spawn_server: SpawnServer, tmp_path: Path) -> tuple[ServerProcess, int]:
+    """``barehttp hello`` on HTTPS (port 0), with a plain-HTTP redirect port."""
     cert = tmp_path / "server.pem"
     trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
     redirect_port = free_port()
@@ -25,6 +28,14 @@ def test_curl_gets_a_400_naming_https_and_the_plain_port(
         "-m", "barehttp.cli", "hello", "--port", "{port}", "--no-access-log",
         "--certfile", str(cert), "--redirect-http-port", str(redirect_port),
     )  # fmt: skip
+    return server, redirect_port
+
+
+def test_curl_gets_a_400_naming_https_and_the_plain_port(
+    spawn_server: SpawnServer, tmp_path: Path
+) -> None:
+    curl = find_curl()
+    server, redirect_port = start_tls_hello(spawn_server, tmp_path)
     result = subprocess.run(
         [curl, "-sS", "-w", "%{http_code}", f"http://127.0.0.1:{server.port}/"],
         capture_output=True,
@@ -41,15 +52,8 @@ def test_curl_gets_a_400_naming_https_and_the_plain_port(
 
 def test_redirect_names_the_bound_https_port(spawn_server: SpawnServer, tmp_path: Path) -> None:
     """With ``--port 0`` the redirect must name the port the kernel chose, not 0."""
-    curl = shutil.which("curl")
-    assert curl is not None, "curl is needed (make system-deps installs it)"
-    cert = tmp_path / "server.pem"
-    trustme.CA().issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
-    redirect_port = free_port()
-    server = spawn_server(
-        "-m", "barehttp.cli", "hello", "--port", "{port}", "--no-access-log",
-        "--certfile", str(cert), "--redirect-http-port", str(redirect_port),
-    )  # fmt: skip
+    curl = find_curl()
+    server, redirect_port = start_tls_hello(spawn_server, tmp_path)
     assert server.port not in (0, redirect_port)
     result = subprocess.run(
         [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
