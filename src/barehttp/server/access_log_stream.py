@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 logger = logging.getLogger("barehttp.server")
 
@@ -32,7 +31,6 @@ class AccessLogStream(logging.Handler):
         super().__init__()
         self.setFormatter(logging.Formatter("%(message)s"))
         self._fd = fd
-        self._write_lock = threading.Lock()
         self._failed = False  # a write failed: said once, not once per request
         self.lines_dropped = 0
 
@@ -44,7 +42,9 @@ class AccessLogStream(logging.Handler):
         (counted, and said once in the server log): never an error for the request."""
         # As sys.stderr encodes: text the terminal cannot show comes out escaped.
         data = line.encode("utf-8", "backslashreplace") + b"\n"
-        with self._write_lock:
+        # The handler's own lock (handle() holds it around emit(): it is reentrant),
+        # which logging also renews in a forked child.
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
             try:
                 written = os.write(self._fd, data)
                 while written < len(data):  # a signal can cut a write short
